@@ -1,0 +1,5 @@
+import sys
+
+from lococo.cli.main import main
+
+sys.exit(main())

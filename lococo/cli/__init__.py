@@ -1,0 +1,1 @@
+"""The ``lococo`` command line: parses arguments, builds configs, dispatches. No science here."""

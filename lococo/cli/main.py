@@ -1,0 +1,57 @@
+"""Entry point of the ``lococo`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from lococo import __version__
+from lococo.errors import LococoError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lococo.cli import data_cmd, run_cmd, zfs_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="lococo",
+        description="Locality and compositionality in visual representation learning "
+        "(ZFS, OC-GAN, CMIM).",
+    )
+    parser.add_argument("--version", action="version", version=f"lococo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show library logs and warnings")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run_cmd.register(sub)
+    data_cmd.register(sub)
+    zfs_cmd.register(sub)
+    return parser
+
+
+def _quiet() -> None:
+    """Keep the terminal to progress bars and results (``-v`` restores library chatter)."""
+    warnings.filterwarnings("ignore")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        _quiet()
+    try:
+        return int(args.handler(args) or 0)
+    except LococoError as err:
+        print(f"lococo: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lococo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

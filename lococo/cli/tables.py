@@ -1,0 +1,30 @@
+"""Plain-text tables for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], floats: str = "{:.3f}") -> str:
+    """Align ``rows`` (dicts) under ``columns``; floats use ``floats``; missing cells show ``-``."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return floats.format(value)
+        return str(value)
+
+    body = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    out = [line, rule] + ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in body]
+    return "\n".join(out)
+
+
+def print_zsl(result: dict[str, Any]) -> None:
+    keys = ("top1", "top1_sample", "chance", "seen", "unseen", "harmonic")
+    print("zero-shot evaluation (unseen classes: per-class top-1; GZSL: seen/unseen/harmonic)")
+    print(format_table([{k: result[k] for k in keys}], keys))

@@ -1,0 +1,1 @@
+"""Lightning glue shared by all systems: run directories, trainer factory, callbacks, seeding."""

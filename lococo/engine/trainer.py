@@ -1,0 +1,78 @@
+"""The Lightning trainer factory shared by every system."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from lococo.engine.callbacks import AtomicCheckpointIO, NanGuard, RNGStateCallback
+from lococo.engine.run_dir import RunDir
+from lococo.errors import ConfigError
+
+#: Keys that lococo sets itself and that a user cannot override through ``trainer.*``.
+RESERVED = ("logger", "callbacks", "plugins", "default_root_dir", "enable_checkpointing")
+
+DEFAULTS: dict[str, Any] = {
+    "accelerator": "auto",
+    "devices": 1,
+    "max_epochs": 10,
+    "num_sanity_val_steps": 0,
+    "log_every_n_steps": 5,
+    "enable_model_summary": False,
+}
+
+
+def trainer_keys() -> list[str]:
+    return [k for k in inspect.signature(L.Trainer.__init__).parameters if k != "self"]
+
+
+def validate_trainer_config(cfg: dict[str, Any]) -> None:
+    """Every ``trainer.*`` key must be a ``lightning.Trainer`` argument that lococo does not own."""
+    valid = [k for k in trainer_keys() if k not in RESERVED]
+    for key in cfg:
+        if key in RESERVED:
+            raise ConfigError(f"trainer.{key} is managed by lococo and cannot be overridden")
+        if key not in valid:
+            raise ConfigError(f"unknown config key 'trainer.{key}'; valid keys: trainer.{', trainer.'.join(valid)}")
+
+
+def build_trainer(
+    run: RunDir,
+    cfg: dict[str, Any],
+    *,
+    callbacks: Sequence[L.Callback] = (),
+    progress: bool = True,
+) -> L.Trainer:
+    """A trainer that logs to TensorBoard and CSV, checkpoints atomically every epoch into
+    ``run/checkpoints/last.ckpt`` (with RNG states), and stops on NaN/Inf losses."""
+    validate_trainer_config(cfg)
+    kwargs = {**DEFAULTS, **cfg}
+    checkpoint = ModelCheckpoint(
+        dirpath=run.checkpoints,
+        filename="last",
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    all_callbacks: list[L.Callback] = [checkpoint, RNGStateCallback(), NanGuard(run.last_checkpoint)]
+    if progress:
+        all_callbacks.append(TQDMProgressBar())
+    all_callbacks.extend(callbacks)
+    loggers = [
+        TensorBoardLogger(save_dir=str(run.logs), name="", version="tensorboard"),
+        CSVLogger(save_dir=str(run.logs), name="", version="csv"),
+    ]
+    return L.Trainer(
+        default_root_dir=str(run.path),
+        logger=loggers,
+        callbacks=all_callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=progress,
+        **kwargs,
+    )

@@ -1,0 +1,1 @@
+"""ZFS: zero-shot learning from scratch (thesis ch. 4, app. A)."""

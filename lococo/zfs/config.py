@@ -1,0 +1,71 @@
+"""The typed config of ZFS pretraining and zero-shot evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+METHODS = ("fc",)
+LOCAL_LOSSES = ("none", "ac", "lc")
+
+
+@dataclass
+class DataConfig:
+    """Where the ZSL data lives and how images are fed (app. A.2: resize 128, crop 112)."""
+
+    path: str = ""
+    format: Literal["cub", "awa2", "sun"] = "cub"
+    splits_dir: str | None = None
+    image_size: int = 128
+    batch_size: int = 64
+    num_workers: int = 0
+    cache_images: bool = True
+    verify_images: bool = False
+
+
+@dataclass
+class EncoderConfig:
+    name: Literal["basic", "alexnet"] = "basic"
+    global_dim: int = 1024
+
+
+@dataclass
+class MethodConfig:
+    """The pretraining method (``fc``: supervised label classifier on seen classes)."""
+
+    name: Literal["fc"] = "fc"
+    local_loss: Literal["none", "ac", "lc"] = "none"
+    local_loss_weight: float = 1.0
+
+
+@dataclass
+class OptimConfig:
+    """Adam, lr 1e-4 in the paper profile (app. A.2)."""
+
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    scheduler: Literal["none", "cosine"] = "none"
+
+
+@dataclass
+class ZSLConfig:
+    """The prototypical network trained on frozen features (thesis 4.4.1)."""
+
+    embed_dim: int = 512
+    epochs: int = 100
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+
+
+@dataclass
+class ZFSConfig:
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    zsl: ZSLConfig = field(default_factory=ZSLConfig)
+    trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 100})

@@ -1,0 +1,25 @@
+"""ZFS data glue: a config's data section -> a validated :class:`ZSLData`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lococo.data.cub import load_zsl
+from lococo.data.zsl import ZSLData
+from lococo.errors import LococoError
+from lococo.zfs.config import DataConfig
+
+
+def load_zsl_for(cfg: DataConfig) -> ZSLData:
+    """Load (and validate) the dataset named by ``cfg``; errors name the offending file."""
+    if not cfg.path:
+        raise LococoError("no dataset given: pass --data DIR (or data.path=DIR)")
+    root = Path(cfg.path)
+    if not root.exists():
+        raise LococoError(f"{root}: dataset directory not found")
+    data = load_zsl(root, cfg.format, splits_dir=cfg.splits_dir)
+    if cfg.verify_images:
+        from lococo.data.check import check_zsl_dataset
+
+        check_zsl_dataset(root, cfg.format, splits_dir=cfg.splits_dir, verify_images=True)
+    return data

@@ -1,0 +1,68 @@
+"""Zero-shot evaluation of a pretrained run: frozen encoder + prototypical network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lococo.config.loading import apply_overrides, from_dict
+from lococo.data.images import ZSLImageDataset
+from lococo.engine.callbacks import load_checkpoint
+from lococo.engine.run_dir import RunDir
+from lococo.errors import LococoError
+from lococo.nn.encoders import Encoder, build_encoder
+from lococo.zfs.config import ZFSConfig
+from lococo.zfs.data import load_zsl_for
+from lococo.zfs.features import extract_global_features
+from lococo.zfs.protonet import ProtoNetSettings, fit_protonet, zsl_metrics
+
+
+def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFSConfig:
+    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
+    cfg = from_dict(ZFSConfig, saved, str(run.config))
+    return apply_overrides(cfg, overrides or {}, "override")
+
+
+def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
+    """The run's trained encoder (``encoder.pt``, else the encoder inside ``last.ckpt``)."""
+    encoder = build_encoder(cfg.encoder.name, cfg.data.image_size, global_dim=cfg.encoder.global_dim)
+    weights = run.path / "encoder.pt"
+    if weights.exists():
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    elif run.last_checkpoint.exists():
+        full = load_checkpoint(run.last_checkpoint)["state_dict"]
+        state = {k.removeprefix("encoder."): v for k, v in full.items() if k.startswith("encoder.")}
+    else:
+        raise LococoError(f"{run.path}: no trained encoder (encoder.pt or checkpoints/last.ckpt); run `lococo zfs pretrain` first")
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as err:
+        raise LococoError(f"{weights}: weights do not match encoder {cfg.encoder.name!r} ({err})".splitlines()[0]) from None
+    return encoder.eval()
+
+
+def evaluate(run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True) -> dict[str, Any]:
+    """Fit the prototypical network on seen-class training features, score unseen classes; store ``zsl``."""
+    cfg = load_run_config(run, overrides)
+    data = load_zsl_for(cfg.data)
+    encoder = load_encoder(run, cfg)
+    torch.manual_seed(cfg.seed)
+
+    def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        dataset = ZSLImageDataset(data, indices, cfg.data.image_size, train=False, cache=cfg.data.cache_images)
+        return extract_global_features(encoder, dataset, progress=progress, desc=f"features ({name})")
+
+    train = feats(data.trainval, "trainval")
+    seen_test = feats(data.test_seen, "test seen")
+    unseen_test = feats(data.test_unseen, "test unseen")
+    attributes = torch.as_tensor(data.class_attributes, dtype=torch.float32)
+    seen = torch.as_tensor(data.seen_classes, dtype=torch.long)
+    unseen = torch.as_tensor(data.unseen_classes, dtype=torch.long)
+    z = cfg.zsl
+    settings = ProtoNetSettings(z.embed_dim, z.epochs, z.lr, z.weight_decay, z.batch_size, cfg.seed)
+    net = fit_protonet(train[0], train[1], attributes, seen, settings)
+    result: dict[str, Any] = zsl_metrics(net, attributes, seen, unseen, seen_test, unseen_test)
+    result["protonet"] = {"embed_dim": z.embed_dim, "epochs": z.epochs, "lr": z.lr}
+    run.write_result("zsl", result)
+    return result

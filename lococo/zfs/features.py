@@ -1,0 +1,29 @@
+"""Frozen-encoder feature extraction."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from lococo.nn.encoders import Encoder
+
+
+@torch.no_grad()
+def extract_global_features(
+    encoder: Encoder,
+    dataset: Dataset,
+    *,
+    batch_size: int = 256,
+    progress: bool = True,
+    desc: str = "features",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global features ``N×D`` and the dataset's targets ``N`` in dataset order (eval mode)."""
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    feats, targets = [], []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    for images, target, _ in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        feats.append(encoder(images.to(device)).global_.float().cpu())
+        targets.append(target)
+    return torch.cat(feats), torch.cat(targets)

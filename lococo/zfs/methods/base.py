@@ -1,0 +1,79 @@
+"""The shared base of ZFS pretraining methods: encoder, optional local loss, optimiser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from lococo.nn.encoders import EncoderFeatures, build_encoder
+from lococo.zfs.losses import attribute_local_loss, label_local_loss
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class ZFSMethod(L.LightningModule):
+    """Pretrains ``self.encoder`` on seen-class images only (the ZFS rule).
+
+    Subclasses implement :meth:`method_losses`, returning named loss terms whose sum is
+    minimised. ``class_attributes`` (``S×A``) are the seen classes' attribute vectors, rows
+    in the order of the training targets ``0..S-1``; they feed the AC local loss.
+    """
+
+    def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.config = config
+        enc = config["encoder"]
+        self.encoder = build_encoder(
+            enc["name"], config["data"]["image_size"], global_dim=enc["global_dim"]
+        )
+        self.register_buffer("class_attributes", class_attributes.float().clone())
+        self.num_seen, num_attributes = class_attributes.shape
+        method = config["method"]
+        self.local_loss_name: str = method["local_loss"]
+        self.local_loss_weight: float = method["local_loss_weight"]
+        out = {"ac": num_attributes, "lc": self.num_seen}.get(self.local_loss_name)
+        self.local_head = (
+            nn.Conv2d(self.encoder.local_channels, out, kernel_size=1) if out is not None else None
+        )
+
+    def method_losses(self, features: EncoderFeatures, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def local_loss(self, features: EncoderFeatures, targets: torch.Tensor) -> torch.Tensor:
+        assert self.local_head is not None
+        predicted = self.local_head(features.local)
+        if self.local_loss_name == "ac":
+            return attribute_local_loss(predicted, self.class_attributes[targets])
+        return label_local_loss(predicted, targets)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        images, targets, _ = batch
+        features = self.encoder(images)
+        terms = self.method_losses(features, batch)
+        if self.local_head is not None:
+            terms[f"local_{self.local_loss_name}"] = self.local_loss_weight * self.local_loss(
+                features, targets
+            )
+        loss = torch.stack(list(terms.values())).sum()
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        optim = self.config["optim"]
+        optimizer = torch.optim.Adam(
+            self.parameters(),
+            lr=optim["lr"],
+            betas=(optim["beta1"], optim["beta2"]),
+            weight_decay=optim["weight_decay"],
+        )
+        if optim["scheduler"] == "none":
+            return optimizer
+        epochs = max(1, int(self.trainer.max_epochs or 1))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
