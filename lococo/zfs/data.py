@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lococo.data.cub import load_zsl
+from lococo.data.check import load_zsl
 from lococo.data.zsl import ZSLData
 from lococo.errors import LococoError
 from lococo.zfs.config import DataConfig

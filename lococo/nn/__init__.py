@@ -1,0 +1,1 @@
+"""Reusable neural-network modules: encoders with local and global features, critics, etc."""
