@@ -53,8 +53,9 @@ def _synth_zsl(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise LococoError(str(err)) from None
-    print(f"wrote {info.num_images} images of {info.num_classes} classes "
-          f"({info.num_unseen} unseen) to {info.root}")
+    print(f"wrote {info.num_images} images of {len(info.class_names)} classes "
+          f"({len(info.unseen_classes)} unseen) to {info.root} "
+          f"({info.images_per_second:.0f} images/s)")
     return 0
 
 

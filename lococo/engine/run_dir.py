@@ -104,7 +104,7 @@ def run_metadata() -> dict[str, Any]:
 
     return {
         "lococo_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "python": platform.python_version(),
         "command": " ".join(sys.argv),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

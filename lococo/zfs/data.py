@@ -19,7 +19,8 @@ def load_zsl_for(cfg: DataConfig) -> ZSLData:
         raise LococoError(f"{root}: dataset directory not found")
     data = load_zsl(root, cfg.format, splits_dir=cfg.splits_dir)
     if cfg.verify_images:
-        from lococo.data.check import check_zsl_dataset
+        from lococo.data.images import threaded_map, verify_image
 
-        check_zsl_dataset(root, cfg.format, splits_dir=cfg.splits_dir, verify_images=True)
+        for _ in threaded_map(verify_image, data.image_paths, desc="verify images"):
+            pass
     return data

@@ -1,0 +1,1 @@
+"""Readers of real dataset formats, synthetic generators writing those formats, validation."""
