@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet() -> None:
     """Keep the terminal to progress bars and results (``-v`` restores library chatter)."""
     warnings.filterwarnings("ignore")
+    import lightning  # noqa: F401  (it sets its loggers' levels on import)
+
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")

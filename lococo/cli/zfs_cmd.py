@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from lococo.config.loading import load_config, parse_overrides
-    from lococo.engine.run_dir import open_run
+    from lococo.engine.run_dir import is_rank_zero, open_run
     from lococo.engine.trainer import validate_trainer_config
     from lococo.zfs.config import ZFSConfig
     from lococo.zfs.evaluate import evaluate, load_run_config
@@ -55,6 +55,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                           overrides=overrides)
     validate_trainer_config(cfg.trainer)
     result = pretrain(cfg, run, resume=args.resume, progress=not args.no_progress)
+    if not is_rank_zero():  # other DDP processes stop here; rank 0 reports and evaluates
+        return 0
     print(f"pretrained {result['method']} encoder in {run.path} "
           f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)")
     if args.evaluate:

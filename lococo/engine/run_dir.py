@@ -67,9 +67,13 @@ class RunDir:
             yaml.safe_dump(config, handle, sort_keys=False)
 
 
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+
+
 def is_rank_zero() -> bool:
-    """True in the launching process (Lightning's DDP children carry ``LOCAL_RANK``/``NODE_RANK``)."""
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+    """False in every process but the global rank 0 of a distributed launch (Lightning's DDP
+    children, SLURM tasks); True for ordinary single-process commands."""
+    return all(int(os.environ.get(name, 0) or 0) == 0 for name in _RANK_VARIABLES)
 
 
 def is_ddp_child() -> bool:

@@ -44,6 +44,8 @@ at index ``k`` along an axis is centred at ``start + k * jump`` and spans ``rf_s
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -301,14 +303,30 @@ def _stage_shapes(specs: Sequence[ConvSpec], input_size: int) -> list[tuple[int,
 
 
 def build_encoder(
-    name: str, image_size: int, *, global_dim: int = 1024, in_channels: int = 3
+    name: str,
+    image_size: int,
+    *,
+    global_dim: int = 1024,
+    in_channels: int = 3,
+    width: float = 1.0,
 ) -> ConvEncoder:
     """Encoder ``name`` (``basic`` or ``alexnet``) for images resized to ``image_size``.
 
     The network input is the crop of side ``crop_size(image_size)``; see the module table.
+    ``width`` scales every conv and hidden linear width (1.0: the thesis tables; smaller values
+    give cheaper networks of the same shape for CPU work).
     """
-    specs = conv_specs(name, image_size)
-    hidden = ALEXNET_HIDDEN if name == "alexnet" else ()
+    if width <= 0:
+        raise ValueError(f"encoder width must be positive, got {width}")
+
+    def scaled(channels: int) -> int:
+        return max(8, round(channels * width))
+
+    specs = tuple(
+        dataclasses.replace(spec, channels=scaled(spec.channels))
+        for spec in conv_specs(name, image_size)
+    )
+    hidden = tuple(scaled(h) for h in ALEXNET_HIDDEN) if name == "alexnet" else ()
     return ConvEncoder(
         specs,
         crop_size(image_size),

@@ -25,8 +25,11 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
+    """``width`` scales conv/hidden widths (1.0 = tables A.2/A.3; the quick profile halves them)."""
+
     name: Literal["basic", "alexnet"] = "basic"
     global_dim: int = 1024
+    width: float = 1.0
 
 
 @dataclass

@@ -26,7 +26,8 @@ def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFS
 
 def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
     """The run's trained encoder (``encoder.pt``, else the encoder inside ``last.ckpt``)."""
-    encoder = build_encoder(cfg.encoder.name, cfg.data.image_size, global_dim=cfg.encoder.global_dim)
+    encoder = build_encoder(cfg.encoder.name, cfg.data.image_size, global_dim=cfg.encoder.global_dim,
+                            width=cfg.encoder.width)
     weights = run.path / "encoder.pt"
     if weights.exists():
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -50,7 +51,8 @@ def evaluate(run: RunDir, overrides: dict[str, Any] | None = None, *, progress: 
     torch.manual_seed(cfg.seed)
 
     def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        dataset = ZSLImageDataset(data, indices, cfg.data.image_size, train=False, cache=cfg.data.cache_images)
+        dataset = ZSLImageDataset(data, indices, cfg.data.image_size, train=False, cache=cfg.data.cache_images,
+                                  progress=progress)
         return extract_global_features(encoder, dataset, progress=progress, desc=f"features ({name})")
 
     train = feats(data.trainval, "trainval")

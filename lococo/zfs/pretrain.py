@@ -39,11 +39,11 @@ def pretrain(cfg: ZFSConfig, run: RunDir, *, resume: bool = False, progress: boo
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
     labels_map = seen_label_map(data)
     train_set = ZSLImageDataset(
-        data, data.trainval, cfg.data.image_size, train=True, cache=cfg.data.cache_images, labels_map=labels_map
-    )
+        data, data.trainval, cfg.data.image_size, train=True, cache=cfg.data.cache_images, labels_map=labels_map,
+        progress=progress)
     val_set = ZSLImageDataset(
-        data, data.test_seen, cfg.data.image_size, train=False, cache=cfg.data.cache_images, labels_map=labels_map
-    )
+        data, data.test_seen, cfg.data.image_size, train=False, cache=cfg.data.cache_images, labels_map=labels_map,
+        progress=progress)
     loader_args = {"batch_size": cfg.data.batch_size, "num_workers": cfg.data.num_workers,
                    "persistent_workers": cfg.data.num_workers > 0}
     train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > cfg.data.batch_size, **loader_args)

@@ -28,7 +28,7 @@ class ZFSMethod(L.LightningModule):
         self.config = config
         enc = config["encoder"]
         self.encoder = build_encoder(
-            enc["name"], config["data"]["image_size"], global_dim=enc["global_dim"]
+            enc["name"], config["data"]["image_size"], global_dim=enc["global_dim"], width=enc["width"]
         )
         self.register_buffer("class_attributes", class_attributes.float().clone())
         self.num_seen, num_attributes = class_attributes.shape
