@@ -1,4 +1,4 @@
-"""FC pretraining throughput: lococo (Lightning + engine) vs a bare PyTorch loop, same model and batch.
+"""FC pretraining throughput: lococo (Lightning + engine) vs a bare PyTorch loop of the same model.
 
     python benchmarks/fc_step.py [--image-size 64] [--epochs 3] [--repeats 3] [--encoder basic]
 
@@ -43,15 +43,16 @@ class EpochTimer(L.Callback):
 
     @property
     def times(self) -> list[float]:
-        return [b - a for a, b in zip(self.marks, self.marks[1:])]
+        return [b - a for a, b in zip(self.marks[:-1], self.marks[1:], strict=True)]
 
 
 def lococo_epochs(cfg: ZFSConfig, data, loader: DataLoader, epochs: int, out: Path) -> list[float]:
     L.seed_everything(0, verbose=False)
     module = build_method(cfg, data)
     timer = EpochTimer()
-    trainer = build_trainer(RunDir(out), {**cfg.trainer, "max_epochs": epochs}, callbacks=[timer],
-                            progress=False)
+    trainer = build_trainer(
+        RunDir(out), {**cfg.trainer, "max_epochs": epochs}, callbacks=[timer], progress=False
+    )
     trainer.fit(module, loader)
     return timer.times
 
@@ -86,15 +87,31 @@ def main() -> None:
     torch.set_num_threads(torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "zsl"
-        synth_zsl(root, seed=0, classes=30, unseen=6, images_per_class=30,
-                  image_size=args.image_size, progress=False)
-        cfg = load_config(ZFSConfig, system="zfs", profile="quick", overrides={
-            "data.path": str(root), "data.image_size": args.image_size,
-            "encoder.name": args.encoder, "data.batch_size": args.batch_size,
-            "optim.scheduler": "none"})
+        synth_zsl(
+            root,
+            seed=0,
+            classes=50,
+            unseen=10,
+            images_per_class=40,
+            image_size=args.image_size,
+            progress=False,
+        )
+        cfg = load_config(
+            ZFSConfig,
+            system="zfs",
+            profile="quick",
+            overrides={
+                "data.path": str(root),
+                "data.image_size": args.image_size,
+                "encoder.name": args.encoder,
+                "data.batch_size": args.batch_size,
+                "optim.scheduler": "none",
+            },
+        )
         data = load_zsl_for(cfg.data)
-        dataset = ZSLImageDataset(data, data.trainval, args.image_size, train=True,
-                                  labels_map=seen_label_map(data))
+        dataset = ZSLImageDataset(
+            data, data.trainval, args.image_size, train=True, labels_map=seen_label_map(data)
+        )
         loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True)
         images_per_epoch = len(loader) * args.batch_size
         ours, bare = [], []
@@ -102,10 +119,16 @@ def main() -> None:
             bare += bare_epochs(cfg, data, loader, args.epochs)[1:]  # first epoch = warm-up
             ours += lococo_epochs(cfg, data, loader, args.epochs, Path(tmp) / f"run{r}")[1:]
     t_ours, t_bare = statistics.median(ours), statistics.median(bare)
-    print(f"encoder={args.encoder} image_size={args.image_size} batch={args.batch_size} "
-          f"threads={torch.get_num_threads()} images/epoch={images_per_epoch}")
-    print(f"bare PyTorch loop : {images_per_epoch / t_bare:8.1f} images/s (median epoch {t_bare:.3f} s)")
-    print(f"lococo (Lightning): {images_per_epoch / t_ours:8.1f} images/s (median epoch {t_ours:.3f} s)")
+    print(
+        f"encoder={args.encoder} image_size={args.image_size} batch={args.batch_size} "
+        f"threads={torch.get_num_threads()} images/epoch={images_per_epoch}"
+    )
+    print(
+        f"bare PyTorch loop : {images_per_epoch / t_bare:8.1f} img/s (median epoch {t_bare:.3f} s)"
+    )
+    print(
+        f"lococo (Lightning): {images_per_epoch / t_ours:8.1f} img/s (median epoch {t_ours:.3f} s)"
+    )
     print(f"ratio lococo / bare = {t_bare / t_ours:.3f}")
 
 

@@ -33,14 +33,22 @@ def zsl_data(out: Path, profile: str, seed: int, progress: bool) -> Path:
     root = out / "data" / "zsl"
     if not (root / "CUB_200_2011" / "images.txt").exists():
         size = ZSL_DATA[profile]
-        synth_zsl(root, seed=seed, classes=size.classes, unseen=size.unseen,
-                  images_per_class=size.images_per_class, image_size=size.image_size,
-                  overwrite=True, progress=progress)
+        synth_zsl(
+            root,
+            seed=seed,
+            classes=size.classes,
+            unseen=size.unseen,
+            images_per_class=size.images_per_class,
+            image_size=size.image_size,
+            overwrite=True,
+            progress=progress,
+        )
     return root
 
 
-def zfs_cell(data: Path, run_path: Path, method: str, profile: str, overrides: dict[str, Any],
-             progress: bool) -> dict[str, Any]:
+def zfs_cell(
+    data: Path, run_path: Path, method: str, profile: str, overrides: dict[str, Any], progress: bool
+) -> dict[str, Any]:
     """Pretrain (or resume) and evaluate one ZFS method; finished steps are skipped."""
     from lococo.zfs.config import ZFSConfig
     from lococo.zfs.evaluate import evaluate
@@ -50,8 +58,12 @@ def zfs_cell(data: Path, run_path: Path, method: str, profile: str, overrides: d
     results = run.read_results()
     if "pretrain" not in results:
         resume = run.config.exists()
-        cfg = load_config(ZFSConfig, system="zfs", profile=profile,
-                          overrides={"data.path": str(data), "method.name": method, **overrides})
+        cfg = load_config(
+            ZFSConfig,
+            system="zfs",
+            profile=profile,
+            overrides={"data.path": str(data), "method.name": method, **overrides},
+        )
         if resume:
             from lococo.zfs.evaluate import load_run_config
 
@@ -62,18 +74,39 @@ def zfs_cell(data: Path, run_path: Path, method: str, profile: str, overrides: d
     return run.read_results()
 
 
-def run_all(out: str | Path, *, profile: str = "quick", seed: int = 0,
-            overrides: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+def run_all(
+    out: str | Path,
+    *,
+    profile: str = "quick",
+    seed: int = 0,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Synthetic data -> ZFS pretraining -> zero-shot evaluation; writes ``out/results.json``."""
     out = Path(out)
     data = zsl_data(out, profile, seed, progress)
     rows = []
     for method in ("fc",):
-        result = zfs_cell(data, out / "zfs" / method, method, profile,
-                          {"seed": seed, **(overrides or {})}, progress)
+        result = zfs_cell(
+            data,
+            out / "zfs" / method,
+            method,
+            profile,
+            {"seed": seed, **(overrides or {})},
+            progress,
+        )
         zsl = result["zsl"]
-        rows.append({"system": "zfs", "method": method, "encoder": result["pretrain"]["encoder"],
-                     **{k: zsl[k] for k in ("top1", "top1_sample", "chance", "seen", "unseen", "harmonic")}})
+        rows.append(
+            {
+                "system": "zfs",
+                "method": method,
+                "encoder": result["pretrain"]["encoder"],
+                **{
+                    k: zsl[k]
+                    for k in ("top1", "top1_sample", "chance", "seen", "unseen", "harmonic")
+                },
+            }
+        )
     summary = {"profile": profile, "seed": seed, "data": {"zsl": str(data)}, "zfs": rows}
     write_json(out / "results.json", summary)
     return summary

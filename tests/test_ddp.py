@@ -15,15 +15,37 @@ from lococo.data.synth_zsl import synth_zsl
 
 def test_two_process_ddp_on_cpu(tmp_path):
     data = tmp_path / "zsl"
-    synth_zsl(data, seed=1, classes=10, unseen=3, images_per_class=12, image_size=32, progress=False)
+    synth_zsl(
+        data, seed=1, classes=10, unseen=3, images_per_class=12, image_size=32, progress=False
+    )
     run = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.run(
-        [sys.executable, "-m", "lococo", "zfs", "pretrain", "--data", str(data), "--out", str(run),
-         "--profile", "quick", "--no-progress", "--evaluate", "data.image_size=32",
-         "trainer.max_epochs=2", "trainer.devices=2", "trainer.strategy=ddp", "zsl.epochs=5",
-         "data.batch_size=8"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "lococo",
+            "zfs",
+            "pretrain",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--profile",
+            "quick",
+            "--no-progress",
+            "--evaluate",
+            "data.image_size=32",
+            "trainer.max_epochs=2",
+            "trainer.devices=2",
+            "trainer.strategy=ddp",
+            "zsl.epochs=5",
+            "data.batch_size=8",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((run / "results.json").read_text())

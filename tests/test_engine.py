@@ -83,6 +83,6 @@ def test_open_run_refuses_to_mix_runs(tmp_path):
     (tmp_path / "x" / "file").write_text("old")
     with pytest.raises(LococoError, match="not empty; pass --resume"):
         open_run(tmp_path / "x", resume=False)
-    with pytest.raises(LococoError, match="cannot resume: no config.yaml"):
+    with pytest.raises(LococoError, match=r"cannot resume: no config\.yaml"):
         open_run(tmp_path / "y", resume=True)
     assert not (tmp_path / "y").exists()

@@ -15,7 +15,9 @@ def add_config_options(parser: argparse.ArgumentParser, default_profile: str) ->
         help=f"quick: small images, few epochs, sized for a 2-core CPU; paper: thesis settings "
         f"for GPUs (default: {default_profile})",
     )
-    parser.add_argument("--config", metavar="FILE.yaml", help="YAML config applied over the profile")
+    parser.add_argument(
+        "--config", metavar="FILE.yaml", help="YAML config applied over the profile"
+    )
     parser.add_argument(
         "overrides",
         nargs="*",

@@ -29,7 +29,9 @@ def register(sub: Any) -> None:
     check = dsub.add_parser("check", help="validate a dataset tree and print a summary")
     check.add_argument("path", help="dataset root")
     check.add_argument("--format", required=True, choices=ZSL_FORMATS)
-    check.add_argument("--splits", metavar="DIR", help="xlsa17 split folder (default: found under path)")
+    check.add_argument(
+        "--splits", metavar="DIR", help="xlsa17 split folder (default: found under path)"
+    )
     check.add_argument("--no-verify-images", action="store_true", help="skip decoding every image")
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_check)
@@ -53,9 +55,11 @@ def _synth_zsl(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise LococoError(str(err)) from None
-    print(f"wrote {info.num_images} images of {len(info.class_names)} classes "
-          f"({len(info.unseen_classes)} unseen) to {info.root} "
-          f"({info.images_per_second:.0f} images/s)")
+    print(
+        f"wrote {info.num_images} images of {len(info.class_names)} classes "
+        f"({len(info.unseen_classes)} unseen) to {info.root} "
+        f"({info.images_per_second:.0f} images/s)"
+    )
     return 0
 
 

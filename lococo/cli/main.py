@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(ZFS, OC-GAN, CMIM).",
     )
     parser.add_argument("--version", action="version", version=f"lococo {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show library logs and warnings")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show library logs and warnings"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run_cmd.register(sub)
     data_cmd.register(sub)

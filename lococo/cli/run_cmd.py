@@ -28,12 +28,25 @@ def _run(args: argparse.Namespace) -> int:
     from lococo.main_job import run_all
 
     if args.config:
-        raise LococoError("lococo run takes key=value overrides; --config applies to single commands")
-    summary = run_all(args.out, profile=args.profile, seed=args.seed,
-                      overrides=parse_overrides(args.overrides), progress=not args.no_progress)
+        raise LococoError(
+            "lococo run takes key=value overrides; --config applies to single commands"
+        )
+    summary = run_all(
+        args.out,
+        profile=args.profile,
+        seed=args.seed,
+        overrides=parse_overrides(args.overrides),
+        progress=not args.no_progress,
+    )
     print()
-    print("ZFS on synthetic compositional birds: zero-shot top-1 on unseen classes (per-class mean)")
-    print(format_table(summary["zfs"], ["method", "encoder", "top1", "top1_sample", "chance",
-                                        "seen", "unseen", "harmonic"]))
+    print(
+        "ZFS on synthetic compositional birds: zero-shot top-1 on unseen classes (per-class mean)"
+    )
+    print(
+        format_table(
+            summary["zfs"],
+            ["method", "encoder", "top1", "top1_sample", "chance", "seen", "unseen", "harmonic"],
+        )
+    )
     print(f"\nresults: {args.out}/results.json")
     return 0

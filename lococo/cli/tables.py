@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], floats: str = "{:.3f}") -> str:
+def format_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], floats: str = "{:.3f}"
+) -> str:
     """Align ``rows`` (dicts) under ``columns``; floats use ``floats``; missing cells show ``-``."""
 
     def cell(value: Any) -> str:
@@ -17,10 +19,14 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], floats:
         return str(value)
 
     body = [[cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(columns)
+    ]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    out = [line, rule] + ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in body]
+    out = [line, rule] + [
+        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in body
+    ]
     return "\n".join(out)
 
 

@@ -48,7 +48,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """Parse ``a.b=value`` strings; values are read as YAML scalars (``1e-3``, ``true``, ``[1,2]``)."""
+    """Parse ``a.b=value`` strings; values are YAML scalars (``1e-3``, ``true``, ``[1,2]``)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -124,7 +124,9 @@ def _set(cfg: Any, dotted: str, value: Any, source: str) -> None:
             return
         node = getattr(node, name)
         if not (dataclasses.is_dataclass(node) or isinstance(node, dict)):
-            raise ConfigError(f"{source}: {dotted}: {'.'.join(parts[: depth + 1])} is not a section")
+            raise ConfigError(
+                f"{source}: {dotted}: {'.'.join(parts[: depth + 1])} is not a section"
+            )
 
 
 def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:

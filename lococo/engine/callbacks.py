@@ -104,6 +104,7 @@ class NanGuard(L.Callback):
             )
             value = float(loss.detach().float().mean()) if bad else float("nan")
             raise DivergenceError(
-                f"loss became {value} at epoch {trainer.current_epoch}, step {trainer.global_step}; "
+                f"loss became {value} at epoch {trainer.current_epoch}, "
+                f"step {trainer.global_step}; "
                 f"training stopped ({kept}). Lower optim.lr or check the data."
             )

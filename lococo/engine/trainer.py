@@ -38,7 +38,10 @@ def validate_trainer_config(cfg: dict[str, Any]) -> None:
         if key in RESERVED:
             raise ConfigError(f"trainer.{key} is managed by lococo and cannot be overridden")
         if key not in valid:
-            raise ConfigError(f"unknown config key 'trainer.{key}'; valid keys: trainer.{', trainer.'.join(valid)}")
+            raise ConfigError(
+                f"unknown config key 'trainer.{key}'; "
+                f"valid keys: trainer.{', trainer.'.join(valid)}"
+            )
 
 
 def build_trainer(
@@ -60,7 +63,11 @@ def build_trainer(
         enable_version_counter=False,
         auto_insert_metric_name=False,
     )
-    all_callbacks: list[L.Callback] = [checkpoint, RNGStateCallback(), NanGuard(run.last_checkpoint)]
+    all_callbacks: list[L.Callback] = [
+        checkpoint,
+        RNGStateCallback(),
+        NanGuard(run.last_checkpoint),
+    ]
     if progress:
         all_callbacks.append(TQDMProgressBar())
     all_callbacks.extend(callbacks)

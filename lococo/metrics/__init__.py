@@ -1,4 +1,4 @@
-"""Metrics as pure functions: ZSL accuracy (and, as systems arrive, parts F1, TRE, Dice, AUC, FID)."""
+"""Metrics as pure functions: ZSL accuracy (later: parts F1, TRE, Dice, AUC, FID)."""
 
 from lococo.metrics.zsl import harmonic_mean, per_class_accuracy
 

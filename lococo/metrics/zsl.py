@@ -1,4 +1,4 @@
-"""Zero-shot accuracy measures (Xian et al. 2017): per-class mean top-1 and the GZSL harmonic mean."""
+"""Zero-shot accuracy (Xian et al. 2017): per-class mean top-1 and the GZSL harmonic mean."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def per_class_accuracy(
     predictions: torch.Tensor | np.ndarray,
     targets: torch.Tensor | np.ndarray,
 ) -> float:
-    """Top-1 accuracy averaged over the classes present in ``targets`` (each class weighs the same)."""
+    """Top-1 accuracy averaged over the classes present in ``targets`` (classes weigh equally)."""
     pred, target = _numpy(predictions), _numpy(targets)
     if pred.shape != target.shape or target.size == 0:
         raise ValueError("predictions and targets must be non-empty and of the same shape")
@@ -23,7 +23,9 @@ def per_class_accuracy(
     return float(np.mean([correct[target == c].mean() for c in classes]))
 
 
-def sample_accuracy(predictions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray) -> float:
+def sample_accuracy(
+    predictions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray
+) -> float:
     """Top-1 accuracy over samples."""
     pred, target = _numpy(predictions), _numpy(targets)
     return float((pred == target).mean())

@@ -45,7 +45,6 @@ at index ``k`` along an axis is centred at ``start + k * jump`` and spans ``rf_s
 from __future__ import annotations
 
 import dataclasses
-
 import itertools
 import math
 from abc import ABC, abstractmethod

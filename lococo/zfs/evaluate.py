@@ -26,8 +26,12 @@ def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFS
 
 def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
     """The run's trained encoder (``encoder.pt``, else the encoder inside ``last.ckpt``)."""
-    encoder = build_encoder(cfg.encoder.name, cfg.data.image_size, global_dim=cfg.encoder.global_dim,
-                            width=cfg.encoder.width)
+    encoder = build_encoder(
+        cfg.encoder.name,
+        cfg.data.image_size,
+        global_dim=cfg.encoder.global_dim,
+        width=cfg.encoder.width,
+    )
     weights = run.path / "encoder.pt"
     if weights.exists():
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -35,25 +39,40 @@ def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
         full = load_checkpoint(run.last_checkpoint)["state_dict"]
         state = {k.removeprefix("encoder."): v for k, v in full.items() if k.startswith("encoder.")}
     else:
-        raise LococoError(f"{run.path}: no trained encoder (encoder.pt or checkpoints/last.ckpt); run `lococo zfs pretrain` first")
+        raise LococoError(
+            f"{run.path}: no trained encoder (encoder.pt or checkpoints/last.ckpt); "
+            "run `lococo zfs pretrain` first"
+        )
     try:
         encoder.load_state_dict(state)
     except RuntimeError as err:
-        raise LococoError(f"{weights}: weights do not match encoder {cfg.encoder.name!r} ({err})".splitlines()[0]) from None
+        raise LococoError(
+            f"{weights}: weights do not match encoder {cfg.encoder.name!r} ({err})".splitlines()[0]
+        ) from None
     return encoder.eval()
 
 
-def evaluate(run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True) -> dict[str, Any]:
-    """Fit the prototypical network on seen-class training features, score unseen classes; store ``zsl``."""
+def evaluate(
+    run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True
+) -> dict[str, Any]:
+    """Fit the prototypical network on seen-class features, score unseen classes; store ``zsl``."""
     cfg = load_run_config(run, overrides)
     data = load_zsl_for(cfg.data)
     encoder = load_encoder(run, cfg)
     torch.manual_seed(cfg.seed)
 
     def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        dataset = ZSLImageDataset(data, indices, cfg.data.image_size, train=False, cache=cfg.data.cache_images,
-                                  progress=progress)
-        return extract_global_features(encoder, dataset, progress=progress, desc=f"features ({name})")
+        dataset = ZSLImageDataset(
+            data,
+            indices,
+            cfg.data.image_size,
+            train=False,
+            cache=cfg.data.cache_images,
+            progress=progress,
+        )
+        return extract_global_features(
+            encoder, dataset, progress=progress, desc=f"features ({name})"
+        )
 
     train = feats(data.trainval, "trainval")
     seen_test = feats(data.test_seen, "test seen")

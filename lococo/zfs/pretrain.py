@@ -12,11 +12,11 @@ from torch.utils.data import DataLoader
 from lococo.config.loading import to_dict
 from lococo.data.images import ZSLImageDataset
 from lococo.data.zsl import ZSLData
-from lococo.zfs.data import load_zsl_for
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.io import atomic_open
 from lococo.zfs.config import ZFSConfig
+from lococo.zfs.data import load_zsl_for
 from lococo.zfs.methods import method_class
 
 
@@ -31,7 +31,9 @@ def build_method(cfg: ZFSConfig, data: ZSLData):
     return method_class(cfg.method.name)(to_dict(cfg), attributes)
 
 
-def pretrain(cfg: ZFSConfig, run: RunDir, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+def pretrain(
+    cfg: ZFSConfig, run: RunDir, *, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
     """Train the encoder with ``cfg.method``; returns (and stores) the ``pretrain`` results."""
     data = load_zsl_for(cfg.data)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -39,20 +41,43 @@ def pretrain(cfg: ZFSConfig, run: RunDir, *, resume: bool = False, progress: boo
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
     labels_map = seen_label_map(data)
     train_set = ZSLImageDataset(
-        data, data.trainval, cfg.data.image_size, train=True, cache=cfg.data.cache_images, labels_map=labels_map,
-        progress=progress)
+        data,
+        data.trainval,
+        cfg.data.image_size,
+        train=True,
+        cache=cfg.data.cache_images,
+        labels_map=labels_map,
+        progress=progress,
+    )
     val_set = ZSLImageDataset(
-        data, data.test_seen, cfg.data.image_size, train=False, cache=cfg.data.cache_images, labels_map=labels_map,
-        progress=progress)
-    loader_args = {"batch_size": cfg.data.batch_size, "num_workers": cfg.data.num_workers,
-                   "persistent_workers": cfg.data.num_workers > 0}
-    train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > cfg.data.batch_size, **loader_args)
+        data,
+        data.test_seen,
+        cfg.data.image_size,
+        train=False,
+        cache=cfg.data.cache_images,
+        labels_map=labels_map,
+        progress=progress,
+    )
+    loader_args = {
+        "batch_size": cfg.data.batch_size,
+        "num_workers": cfg.data.num_workers,
+        "persistent_workers": cfg.data.num_workers > 0,
+    }
+    train_loader = DataLoader(
+        train_set, shuffle=True, drop_last=len(train_set) > cfg.data.batch_size, **loader_args
+    )
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
     module = build_method(cfg, data)
     trainer = build_trainer(run, dict(cfg.trainer), progress=progress)
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader if len(val_set) else None, ckpt_path=ckpt, weights_only=True)
+    trainer.fit(
+        module,
+        train_loader,
+        val_loader if len(val_set) else None,
+        ckpt_path=ckpt,
+        weights_only=True,
+    )
     elapsed = time.perf_counter() - start
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     result = {

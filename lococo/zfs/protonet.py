@@ -65,7 +65,9 @@ def fit_protonet(
     if (targets < 0).any():
         raise ValueError("training labels must belong to the seen classes")
     seen_attributes = class_attributes[seen_classes]
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.Adam(
+        net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
     n = features.shape[0]
     for _ in range(settings.epochs):
         order = torch.randperm(n, generator=generator)
@@ -79,7 +81,9 @@ def fit_protonet(
 
 
 @torch.no_grad()
-def predict(net: ProtoNet, features: torch.Tensor, class_attributes: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+def predict(
+    net: ProtoNet, features: torch.Tensor, class_attributes: torch.Tensor, classes: torch.Tensor
+) -> torch.Tensor:
     """Class ids (from ``classes``) of the nearest prototype for each feature."""
     logits = net(features, class_attributes[classes])
     return classes[logits.argmax(1)]
@@ -104,16 +108,22 @@ def zsl_metrics(
         "num_unseen_classes": len(unseen_classes),
         "num_unseen_images": len(unseen_labels),
     }
-    gzsl_unseen = per_class_accuracy(predict(net, unseen_feats, class_attributes, all_classes), unseen_labels)
+    gzsl_unseen = per_class_accuracy(
+        predict(net, unseen_feats, class_attributes, all_classes), unseen_labels
+    )
     seen_feats, seen_labels = seen_test
     gzsl_seen = (
         per_class_accuracy(predict(net, seen_feats, class_attributes, all_classes), seen_labels)
         if len(seen_labels)
         else float("nan")
     )
-    result.update(seen=gzsl_seen, unseen=gzsl_unseen, harmonic=harmonic_mean(gzsl_seen, gzsl_unseen))
+    result.update(
+        seen=gzsl_seen, unseen=gzsl_unseen, harmonic=harmonic_mean(gzsl_seen, gzsl_unseen)
+    )
     return result
 
 
 def as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+    return (
+        x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+    )

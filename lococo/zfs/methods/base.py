@@ -28,7 +28,10 @@ class ZFSMethod(L.LightningModule):
         self.config = config
         enc = config["encoder"]
         self.encoder = build_encoder(
-            enc["name"], config["data"]["image_size"], global_dim=enc["global_dim"], width=enc["width"]
+            enc["name"],
+            config["data"]["image_size"],
+            global_dim=enc["global_dim"],
+            width=enc["width"],
         )
         self.register_buffer("class_attributes", class_attributes.float().clone())
         self.num_seen, num_attributes = class_attributes.shape
@@ -76,4 +79,7 @@ class ZFSMethod(L.LightningModule):
             return optimizer
         epochs = max(1, int(self.trainer.max_epochs or 1))
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

@@ -22,7 +22,9 @@ class FCMethod(ZFSMethod):
     def method_losses(self, features: EncoderFeatures, batch: Batch) -> dict[str, torch.Tensor]:
         logits = self.classifier(features.global_)
         targets = batch[1]
-        self.log("train/acc", (logits.argmax(1) == targets).float().mean(), on_epoch=True, on_step=False)
+        self.log(
+            "train/acc", (logits.argmax(1) == targets).float().mean(), on_epoch=True, on_step=False
+        )
         return {"ce": F.cross_entropy(logits, targets)}
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
