@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-METHODS = ("fc",)
+METHODS = ("fc", "vae", "beta_vae", "aae", "dim", "amdim", "cmdim")
 LOCAL_LOSSES = ("none", "ac", "lc")
 
 
@@ -34,11 +34,28 @@ class EncoderConfig:
 
 @dataclass
 class MethodConfig:
-    """The pretraining method (``fc``: supervised label classifier on seen classes)."""
+    """The pretraining method (thesis 4.4.1, app. A.7) and its hyper-parameters.
 
-    name: Literal["fc"] = "fc"
+    Keys that a method does not use are ignored by it (and recorded in the run's config).
+    """
+
+    name: Literal["fc", "vae", "beta_vae", "aae", "dim", "amdim", "cmdim"] = "fc"
     local_loss: Literal["none", "ac", "lc"] = "none"
     local_loss_weight: float = 1.0
+    # VAE family: the KL weight is 1 for ``vae`` and ``beta`` for ``beta_vae``.
+    beta: float = 4.0
+    latent_dim: int = 256
+    # AAE: weight of the generator's adversarial term.
+    adversarial_weight: float = 1.0
+    # DIM family (dim, cmdim): MI estimator through lococo.mi, critic width, prior matching.
+    estimator: Literal["jsd", "infonce", "dv"] = "jsd"
+    critic_dim: int = 256
+    prior_weight: float = 0.0
+    # CMDIM: probability that the positive local map comes from another image of the class.
+    p: float = 0.5
+    # AMDIM: tanh clipping of scores and the score regulariser (Bachman et al. 2019).
+    tclip: float = 20.0
+    score_reg: float = 5e-2
 
 
 @dataclass

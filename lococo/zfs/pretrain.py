@@ -7,7 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from lococo.config.loading import to_dict
 from lococo.data.images import ZSLImageDataset
@@ -18,6 +18,20 @@ from lococo.io import atomic_open
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for
 from lococo.zfs.methods import method_class
+
+
+class MultiViewDataset(Dataset):
+    """``views`` independent random crops/flips of each image: ``(V×C×H×W, target, index)``."""
+
+    def __init__(self, dataset: ZSLImageDataset, views: int) -> None:
+        self.dataset, self.views = dataset, views
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any, Any]:
+        samples = [self.dataset[i] for _ in range(self.views)]
+        return torch.stack([s[0] for s in samples]), samples[0][1], samples[0][2]
 
 
 def seen_label_map(data: ZSLData) -> dict[int, int]:
@@ -63,11 +77,14 @@ def pretrain(
         "num_workers": cfg.data.num_workers,
         "persistent_workers": cfg.data.num_workers > 0,
     }
+    module = build_method(cfg, data)
     train_loader = DataLoader(
-        train_set, shuffle=True, drop_last=len(train_set) > cfg.data.batch_size, **loader_args
+        MultiViewDataset(train_set, module.views) if module.views > 1 else train_set,
+        shuffle=True,
+        drop_last=len(train_set) > cfg.data.batch_size,
+        **loader_args,
     )
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
-    module = build_method(cfg, data)
     trainer = build_trainer(run, dict(cfg.trainer), progress=progress)
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()

@@ -1,18 +1,32 @@
-"""ZFS pretraining methods: one Lightning module per family on a shared base."""
+"""ZFS pretraining methods: one Lightning module per family on a shared base.
+
+Methods are looked up lazily so that importing one does not import every family.
+"""
 
 from __future__ import annotations
 
-from lococo.zfs.methods.base import ZFSMethod
-from lococo.zfs.methods.fc import FCMethod
+import importlib
 
-METHODS: dict[str, type[ZFSMethod]] = {"fc": FCMethod}
+from lococo.zfs.methods.base import ZFSMethod
+
+#: method name -> "module:Class" under ``lococo.zfs.methods``
+METHODS: dict[str, str] = {
+    "fc": "fc:FCMethod",
+    "vae": "vae:VAEMethod",
+    "beta_vae": "vae:BetaVAEMethod",
+    "aae": "aae:AAEMethod",
+    "dim": "dim:DIMMethod",
+    "amdim": "amdim:AMDIMMethod",
+    "cmdim": "dim:CMDIMMethod",
+}
 
 
 def method_class(name: str) -> type[ZFSMethod]:
     try:
-        return METHODS[name]
+        module, cls = METHODS[name].split(":")
     except KeyError:
         raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+    return getattr(importlib.import_module(f"lococo.zfs.methods.{module}"), cls)
 
 
-__all__ = ["METHODS", "FCMethod", "ZFSMethod", "method_class"]
+__all__ = ["METHODS", "ZFSMethod", "method_class"]

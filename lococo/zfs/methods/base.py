@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -20,7 +20,16 @@ class ZFSMethod(L.LightningModule):
     Subclasses implement :meth:`method_losses`, returning named loss terms whose sum is
     minimised. ``class_attributes`` (``S×A``) are the seen classes' attribute vectors, rows
     in the order of the training targets ``0..S-1``; they feed the AC local loss.
+
+    A method with ``views = 2`` receives batches ``(images B×2×C×H×W, targets, indices)``
+    (two independent random crops/flips of each image) and overrides :meth:`training_step`,
+    using :meth:`add_local_loss` and :meth:`finish_step`. Methods needing several optimisers
+    set ``automatic_optimization = False`` and override :meth:`training_step` likewise.
+    Under DDP, :meth:`gather` collects a tensor from every process (with gradients) so that
+    negatives can come from the global batch.
     """
+
+    views: ClassVar[int] = 1
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
         super().__init__()
@@ -53,19 +62,36 @@ class ZFSMethod(L.LightningModule):
             return attribute_local_loss(predicted, self.class_attributes[targets])
         return label_local_loss(predicted, targets)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        images, targets, _ = batch
-        features = self.encoder(images)
-        terms = self.method_losses(features, batch)
+    def add_local_loss(
+        self, terms: dict[str, torch.Tensor], features: EncoderFeatures, targets: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Add the weighted AC/LC term to ``terms`` when a local loss is configured."""
         if self.local_head is not None:
             terms[f"local_{self.local_loss_name}"] = self.local_loss_weight * self.local_loss(
                 features, targets
             )
+        return terms
+
+    def finish_step(self, terms: dict[str, torch.Tensor], stage: str = "train") -> torch.Tensor:
+        """Sum the terms into the loss and log everything under ``stage/``."""
         loss = torch.stack(list(terms.values())).sum()
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=True)
         for name, value in terms.items():
-            self.log(f"train/{name}", value, on_step=False, on_epoch=True)
+            self.log(f"{stage}/{name}", value, on_step=False, on_epoch=True)
         return loss
+
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` from all processes concatenated along dim 0 (identity on one process)."""
+        if self._trainer is None or self._trainer.world_size == 1:
+            return tensor
+        return self.all_gather(tensor, sync_grads=True).flatten(0, 1)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        images, targets, _ = batch
+        features = self.encoder(images)
+        terms = self.add_local_loss(self.method_losses(features, batch), features, targets)
+        return self.finish_step(terms)
 
     def configure_optimizers(self) -> Any:
         optim = self.config["optim"]
