@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lococo.config.loading import load_config
-from lococo.engine.run_dir import RunDir
 from lococo.io import write_json
+from lococo.zfs.config import METHODS
+from lococo.zfs.study import StudySpec, run_study
 
 
 @dataclass(frozen=True)
@@ -46,32 +47,9 @@ def zsl_data(out: Path, profile: str, seed: int, progress: bool) -> Path:
     return root
 
 
-def zfs_cell(
-    data: Path, run_path: Path, method: str, profile: str, overrides: dict[str, Any], progress: bool
-) -> dict[str, Any]:
-    """Pretrain (or resume) and evaluate one ZFS method; finished steps are skipped."""
-    from lococo.zfs.config import ZFSConfig
-    from lococo.zfs.evaluate import evaluate
-    from lococo.zfs.pretrain import pretrain
-
-    run = RunDir(run_path)
-    results = run.read_results()
-    if "pretrain" not in results:
-        resume = run.config.exists()
-        cfg = load_config(
-            ZFSConfig,
-            system="zfs",
-            profile=profile,
-            overrides={"data.path": str(data), "method.name": method, **overrides},
-        )
-        if resume:
-            from lococo.zfs.evaluate import load_run_config
-
-            cfg = load_run_config(run)
-        pretrain(cfg, run, resume=resume, progress=progress)
-    if "zsl" not in run.read_results():
-        evaluate(run, progress=progress)
-    return run.read_results()
+#: The ZFS methods of the main job (CMDIM at the thesis' middle matching probability).
+ZFS_METHODS = METHODS
+ZFS_CMDIM_P = (0.5,)
 
 
 def run_all(
@@ -79,34 +57,26 @@ def run_all(
     *,
     profile: str = "quick",
     seed: int = 0,
+    methods: Sequence[str] = ZFS_METHODS,
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    on_cell: Any = None,
 ) -> dict[str, Any]:
-    """Synthetic data -> ZFS pretraining -> zero-shot evaluation; writes ``out/results.json``."""
+    """Synthetic data -> a ZFS study over every method -> ``out/results.json``.
+
+    Finished steps are skipped and interrupted ones resume, so re-running continues.
+    """
     out = Path(out)
     data = zsl_data(out, profile, seed, progress)
-    rows = []
-    for method in ("fc",):
-        result = zfs_cell(
-            data,
-            out / "zfs" / method,
-            method,
-            profile,
-            {"seed": seed, **(overrides or {})},
-            progress,
-        )
-        zsl = result["zsl"]
-        rows.append(
-            {
-                "system": "zfs",
-                "method": method,
-                "encoder": result["pretrain"]["encoder"],
-                **{
-                    k: zsl[k]
-                    for k in ("top1", "top1_sample", "chance", "seen", "unseen", "harmonic")
-                },
-            }
-        )
-    summary = {"profile": profile, "seed": seed, "data": {"zsl": str(data)}, "zfs": rows}
+    spec = StudySpec(
+        data=str(data),
+        methods=tuple(methods),
+        seeds=(seed,),
+        cmdim_p=ZFS_CMDIM_P,
+        profile=profile,
+        overrides=dict(overrides or {}),
+    )
+    zfs = run_study(spec, out / "zfs", progress=progress, on_cell=on_cell)
+    summary = {"profile": profile, "seed": seed, "data": {"zsl": str(data)}, "zfs": zfs["summary"]}
     write_json(out / "results.json", summary)
     return summary

@@ -17,36 +17,38 @@ def register(sub: Any) -> None:
     )
     run.add_argument("--out", default="lococo-run", help="output directory (default: lococo-run)")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--methods",
+        help="comma-separated ZFS methods (default: every method)",
+    )
     add_config_options(run, "quick")
     run.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lococo.cli.tables import format_table
+    from lococo.cli.tables import print_study
     from lococo.config.loading import parse_overrides
     from lococo.errors import LococoError
-    from lococo.main_job import run_all
+    from lococo.main_job import ZFS_METHODS, run_all
+    from lococo.zfs.study import parse_list
 
     if args.config:
-        raise LococoError(
-            "lococo run takes key=value overrides; --config applies to single commands"
-        )
+        raise LococoError("lococo run takes key=value overrides; --config is for single commands")
+    methods = parse_list(args.methods, ZFS_METHODS, "method") if args.methods else ZFS_METHODS
+
+    def announce(i: int, n: int, cell) -> None:
+        print(f"[zfs {i}/{n}] {cell.name}", flush=True)
+
     summary = run_all(
         args.out,
         profile=args.profile,
         seed=args.seed,
+        methods=methods,
         overrides=parse_overrides(args.overrides),
         progress=not args.no_progress,
+        on_cell=announce,
     )
-    print()
-    print(
-        "ZFS on synthetic compositional birds: zero-shot top-1 on unseen classes (per-class mean)"
-    )
-    print(
-        format_table(
-            summary["zfs"],
-            ["method", "encoder", "top1", "top1_sample", "chance", "seen", "unseen", "harmonic"],
-        )
-    )
+    print("\nZFS on synthetic compositional birds")
+    print_study(summary["zfs"])
     print(f"\nresults: {args.out}/results.json")
     return 0

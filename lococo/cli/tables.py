@@ -34,3 +34,21 @@ def print_zsl(result: dict[str, Any]) -> None:
     keys = ("top1", "top1_sample", "chance", "seen", "unseen", "harmonic")
     print("zero-shot evaluation (unseen classes: per-class top-1; GZSL: seen/unseen/harmonic)")
     print(format_table([{k: result[k] for k in keys}], keys))
+
+
+def print_study(summary: list[dict[str, Any]]) -> None:
+    """ZSL top-1 per model, local loss and encoder (mean ± std over seeds)."""
+    rows = [
+        {
+            "model": r["model"],
+            "local": r["local_loss"],
+            "encoder": r["encoder"],
+            "seeds": r["seeds"],
+            "top1": f"{r['top1_mean']:.3f} ± {r['top1_std']:.3f}",
+            "harmonic": f"{r['harmonic_mean']:.3f} ± {r['harmonic_std']:.3f}",
+            "chance": r["chance"],
+        }
+        for r in sorted(summary, key=lambda r: -r["top1_mean"])
+    ]
+    print("zero-shot top-1 on unseen classes (per-class mean; mean ± std over seeds)")
+    print(format_table(rows, ["model", "local", "encoder", "seeds", "top1", "harmonic", "chance"]))

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from lococo.cli.common import add_config_options
+from lococo.zfs.config import METHODS as METHOD_NAMES
 
 
 def register(sub: Any) -> None:
@@ -32,6 +33,36 @@ def register(sub: Any) -> None:
     pre.add_argument("--evaluate", action="store_true", help="run zero-shot evaluation afterwards")
     add_config_options(pre, "paper")
     pre.set_defaults(handler=_pretrain)
+
+    st = zsub.add_parser(
+        "study",
+        help="run the study grid (pretrain -> evaluate per cell) and summarise it",
+        description="Cells already finished are skipped and interrupted ones resume, so "
+        "re-running the same command continues a killed study.",
+    )
+    st.add_argument("--data", required=True, help="dataset root")
+    st.add_argument(
+        "--format", choices=("cub", "awa2", "sun"), help="dataset format (default: cub)"
+    )
+    st.add_argument("--out", required=True, help="study directory")
+    st.add_argument("--methods", default=",".join(METHOD_NAMES), help="comma-separated methods")
+    st.add_argument("--local-losses", default="none", help="comma-separated: none,ac,lc")
+    st.add_argument("--encoders", default="basic", help="comma-separated: basic,alexnet")
+    st.add_argument("--seeds", default="0", help="comma-separated integer seeds")
+    st.add_argument("--cmdim-p", default="1,0.5,0.1", help="CMDIM matching probabilities")
+    st.add_argument(
+        "--launcher",
+        choices=("local", "slurm", "submitit-local"),
+        default="local",
+        help="local: cells one after another here; slurm: one submitit job per cell",
+    )
+    st.add_argument("--slurm-partition", help="SLURM partition")
+    st.add_argument("--slurm-gpus", type=int, default=1, help="GPUs per job (default 1)")
+    st.add_argument("--slurm-cpus", type=int, default=8, help="CPUs per job (default 8)")
+    st.add_argument("--slurm-time", type=int, default=24 * 60, help="time limit in minutes")
+    st.add_argument("--slurm-mem-gb", type=int, default=None, help="memory per job in GB")
+    add_config_options(st, "paper")
+    st.set_defaults(handler=_study)
 
     ev = zsub.add_parser("evaluate", help="prototypical-network zero-shot evaluation of a run")
     ev.add_argument("run", help="run directory written by `lococo zfs pretrain`")
@@ -109,3 +140,68 @@ def _existing(path: str):
     if not p.is_dir():
         raise LococoError(f"{p}: run directory not found")
     return p
+
+
+def _study(args: argparse.Namespace) -> int:
+    from lococo.cli.tables import print_study
+    from lococo.config.loading import parse_overrides
+    from lococo.zfs.config import LOCAL_LOSSES
+    from lococo.zfs.study import StudySpec, parse_list, run_study
+
+    overrides = parse_overrides(args.overrides)
+    if args.format:
+        overrides["data.format"] = args.format
+    spec = StudySpec(
+        data=args.data,
+        methods=parse_list(args.methods, METHOD_NAMES, "method"),
+        local_losses=parse_list(args.local_losses, LOCAL_LOSSES, "local loss"),
+        encoders=parse_list(args.encoders, ("basic", "alexnet"), "encoder"),
+        seeds=[_int(s, "seed") for s in parse_list(args.seeds)],
+        cmdim_p=[_probability(p) for p in parse_list(args.cmdim_p)],
+        profile=args.profile,
+        config_file=args.config,
+        overrides=overrides,
+    )
+    slurm = {
+        "slurm_partition": args.slurm_partition,
+        "gpus_per_node": args.slurm_gpus,
+        "cpus_per_task": args.slurm_cpus,
+        "timeout_min": args.slurm_time,
+        "mem_gb": args.slurm_mem_gb,
+    }
+
+    def announce(i: int, n: int, cell) -> None:
+        print(f"[{i}/{n}] {cell.name}", flush=True)
+
+    result = run_study(
+        spec,
+        args.out,
+        launcher=args.launcher,
+        slurm=slurm,
+        progress=not args.no_progress,
+        on_cell=announce,
+    )
+    print_study(result["summary"])
+    print(f"\nsummary: {args.out}/summary.csv, {args.out}/results.json")
+    return 0
+
+
+def _int(text: str, what: str) -> int:
+    from lococo.errors import LococoError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise LococoError(f"{what} {text!r} is not an integer") from None
+
+
+def _probability(text: str) -> float:
+    from lococo.errors import LococoError
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise LococoError(f"CMDIM p {text!r} must be a number in [0, 1]")
+    return value

@@ -1,0 +1,244 @@
+"""The ZFS study grid: pretrain -> evaluate for every (method, local loss, encoder, seed) cell.
+
+Cells run one after another in this process (``local``), or as independent jobs through
+submitit (``slurm`` on a cluster; ``submitit-local`` runs the same job path as local
+subprocesses). Finished cells are skipped, interrupted ones resume from their checkpoint, so
+a killed study continues where it stopped. The summary (mean and std over seeds) is written
+to ``STUDY/summary.csv`` and ``STUDY/results.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lococo.config.loading import load_config
+from lococo.engine.run_dir import RunDir
+from lococo.errors import LococoError
+from lococo.io import atomic_open, write_json
+from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig
+
+LAUNCHERS = ("local", "slurm", "submitit-local")
+METRICS = ("top1", "top1_sample", "seen", "unseen", "harmonic")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid; ``overrides`` are method-specific keys (e.g. CMDIM's ``p``)."""
+
+    method: str
+    local_loss: str
+    encoder: str
+    seed: int
+    variant: str = ""
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def model(self) -> str:
+        return f"{self.method}{self.variant}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.local_loss}-{self.encoder}-s{self.seed}"
+
+
+@dataclass
+class StudySpec:
+    data: str
+    methods: Sequence[str] = METHODS
+    local_losses: Sequence[str] = ("none",)
+    encoders: Sequence[str] = ("basic",)
+    seeds: Sequence[int] = (0,)
+    cmdim_p: Sequence[float] = (1.0, 0.5, 0.1)
+    profile: str = "quick"
+    config_file: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_list(text: str, choices: Sequence[str] | None = None, what: str = "value") -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise LococoError(f"empty list of {what}s")
+    for item in items:
+        if choices is not None and item not in choices:
+            raise LococoError(f"unknown {what} {item!r}; choose from {', '.join(choices)}")
+    return items
+
+
+def grid(spec: StudySpec) -> list[Cell]:
+    """Every cell of the study; CMDIM expands into one model per matching probability ``p``."""
+    for method in spec.methods:
+        if method not in METHODS:
+            raise LococoError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    for loss in spec.local_losses:
+        if loss not in LOCAL_LOSSES:
+            raise LococoError(f"unknown local loss {loss!r}; choose from {', '.join(LOCAL_LOSSES)}")
+    cells = []
+    for method, loss, encoder, seed in itertools.product(
+        spec.methods, spec.local_losses, spec.encoders, spec.seeds
+    ):
+        if method == "cmdim":
+            for p in spec.cmdim_p:
+                cells.append(
+                    Cell(method, loss, encoder, seed, f"_p{p:g}", (("method.p", float(p)),))
+                )
+        else:
+            cells.append(Cell(method, loss, encoder, seed))
+    return cells
+
+
+def cell_config(spec: StudySpec, cell: Cell) -> ZFSConfig:
+    overrides = {
+        **spec.overrides,
+        "data.path": spec.data,
+        "method.name": cell.method,
+        "method.local_loss": cell.local_loss,
+        "encoder.name": cell.encoder,
+        "seed": cell.seed,
+        **dict(cell.overrides),
+    }
+    return load_config(
+        ZFSConfig,
+        system="zfs",
+        profile=spec.profile,
+        config_file=spec.config_file,
+        overrides=overrides,
+    )
+
+
+def run_cell(spec: StudySpec, cell: Cell, run_path: str, progress: bool = True) -> dict[str, Any]:
+    """Pretrain (resuming if interrupted) and evaluate one cell; finished steps are skipped."""
+    from lococo.zfs.evaluate import evaluate, load_run_config
+    from lococo.zfs.pretrain import pretrain
+
+    run = RunDir(Path(run_path))
+    if "pretrain" not in run.read_results():
+        resume = run.config.exists()
+        cfg = load_run_config(run) if resume else cell_config(spec, cell)
+        pretrain(cfg, run, resume=resume, progress=progress)
+    if "zsl" not in run.read_results():
+        evaluate(run, progress=progress)
+    return run.read_results()
+
+
+def is_done(run: RunDir) -> bool:
+    return "zsl" in run.read_results()
+
+
+def run_study(
+    spec: StudySpec,
+    out: str | Path,
+    *,
+    launcher: str = "local",
+    slurm: dict[str, Any] | None = None,
+    progress: bool = True,
+    on_cell: Any = None,
+) -> dict[str, Any]:
+    """Run every unfinished cell, then write the summary; returns ``results.json``'s content."""
+    out = Path(out)
+    cells = grid(spec)
+    for cell in cells:  # fail fast on a bad key before any work
+        cell_config(spec, cell)
+    todo = [c for c in cells if not is_done(RunDir(out / "cells" / c.name))]
+    if launcher == "local":
+        for i, cell in enumerate(todo, 1):
+            if on_cell is not None:
+                on_cell(i, len(todo), cell)
+            run_cell(spec, cell, str(out / "cells" / cell.name), progress)
+    elif launcher in ("slurm", "submitit-local"):
+        _run_submitit(spec, todo, out, launcher, slurm or {})
+    else:
+        raise LococoError(f"unknown launcher {launcher!r}; choose from {', '.join(LAUNCHERS)}")
+    return write_summary(spec, cells, out)
+
+
+def _run_submitit(
+    spec: StudySpec, cells: Sequence[Cell], out: Path, launcher: str, slurm: dict[str, Any]
+) -> None:
+    try:
+        import submitit
+    except ImportError:
+        raise LococoError("--launcher slurm needs submitit: pip install 'lococo[slurm]'") from None
+    if not cells:
+        return
+    folder = out / "jobs"
+    if launcher == "slurm":
+        executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+        executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
+    else:
+        executor = submitit.LocalExecutor(folder=str(folder))
+        executor.update_parameters(timeout_min=int(slurm.get("timeout_min") or 60))
+    with executor.batch():
+        jobs = [
+            executor.submit(run_cell, spec, cell, str(out / "cells" / cell.name), False)
+            for cell in cells
+        ]
+    failures = []
+    for cell, job in zip(cells, jobs, strict=True):
+        try:
+            job.result()
+        except Exception as err:  # one failed cell must not hide the others
+            failures.append(f"{cell.name} (job {job.job_id}): {str(err).splitlines()[-1]}")
+    if failures:
+        raise LococoError(f"{len(failures)} study cell(s) failed: " + "; ".join(failures))
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and sample std over seeds of every metric, per (model, local loss, encoder)."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["model"], row["local_loss"], row["encoder"]), []).append(row)
+    summary = []
+    for (model, loss, encoder), members in groups.items():
+        entry: dict[str, Any] = {
+            "model": model,
+            "local_loss": loss,
+            "encoder": encoder,
+            "seeds": len(members),
+        }
+        for metric in METRICS:
+            values = [m[metric] for m in members]
+            entry[f"{metric}_mean"] = statistics.fmean(values)
+            entry[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        entry["chance"] = members[0]["chance"]
+        summary.append(entry)
+    return summary
+
+
+def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
+    rows = []
+    for cell in cells:
+        results = RunDir(out / "cells" / cell.name).read_results()
+        if "zsl" not in results:
+            continue
+        zsl = results["zsl"]
+        rows.append(
+            {
+                "cell": cell.name,
+                "model": cell.model,
+                "method": cell.method,
+                "local_loss": cell.local_loss,
+                "encoder": cell.encoder,
+                "seed": cell.seed,
+                "chance": zsl["chance"],
+                **{m: zsl[m] for m in METRICS},
+            }
+        )
+    summary = summarize(rows)
+    if summary:
+        with atomic_open(out / "summary.csv", "w") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(summary[0]))
+            writer.writeheader()
+            writer.writerows(summary)
+    result = {
+        "study": {**asdict(spec), "cells": len(cells)},
+        "cells": rows,
+        "summary": summary,
+    }
+    write_json(out / "results.json", result)
+    return result
