@@ -51,7 +51,11 @@ def lococo_epochs(cfg: ZFSConfig, data, loader: DataLoader, epochs: int, out: Pa
     module = build_method(cfg, data)
     timer = EpochTimer()
     trainer = build_trainer(
-        RunDir(out), {**cfg.trainer, "max_epochs": epochs}, callbacks=[timer], progress=False
+        RunDir(out),
+        {**cfg.trainer, "max_epochs": epochs},
+        checkpoint_interval_s=cfg.checkpoint_interval_s,
+        callbacks=[timer],
+        progress=False,
     )
     trainer.fit(module, loader)
     return timer.times
@@ -80,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--encoder", default="basic")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()

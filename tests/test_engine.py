@@ -86,3 +86,24 @@ def test_open_run_refuses_to_mix_runs(tmp_path):
     with pytest.raises(LococoError, match=r"cannot resume: no config\.yaml"):
         open_run(tmp_path / "y", resume=True)
     assert not (tmp_path / "y").exists()
+
+
+def test_checkpoint_interval_skips_intermediate_epochs_but_saves_the_last(tmp_path):
+    L.seed_everything(1, verbose=False)
+    run = RunDir(tmp_path)
+    saved_epochs = []
+
+    class Spy(L.Callback):
+        def on_save_checkpoint(self, trainer, module, checkpoint):
+            saved_epochs.append(checkpoint["epoch"])
+
+    trainer = build_trainer(
+        run,
+        {"max_epochs": 3, "accelerator": "cpu"},
+        checkpoint_interval_s=3600,
+        callbacks=[Spy()],
+        progress=False,
+    )
+    trainer.fit(Toy(), _loader())
+    assert saved_epochs == [2]
+    assert load_checkpoint(run.last_checkpoint)["epoch"] == 2

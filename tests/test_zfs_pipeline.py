@@ -141,6 +141,7 @@ def test_killed_pretraining_resumes_to_the_same_weights(zsl_data, tmp_path):
         *FAST,
         "trainer.max_epochs=5",
         "optim.scheduler=cosine",
+        "checkpoint_interval_s=0",
     ]
     _lococo(*args, "--out", str(tmp_path / "full"))
 

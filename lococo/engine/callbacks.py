@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,29 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 def _python_state_to_plain(state: tuple[Any, ...]) -> list[Any]:
     version, internal, gauss = state
     return [version, list(internal), gauss]
+
+
+class EpochCheckpoint(L.Callback):
+    """Save the full training state to ``path`` at the end of an epoch (after its validation).
+
+    Saves happen at most every ``min_interval_s`` seconds (0: every epoch) and always after the
+    final epoch, so short epochs do not pay for a checkpoint each; a killed run loses at most
+    the epochs since the last save. Writes go through the trainer's (atomic) checkpoint IO.
+    """
+
+    def __init__(self, path: Path, min_interval_s: float = 0.0) -> None:
+        self.path = Path(path)
+        self.min_interval_s = min_interval_s
+        self._last = -math.inf
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        final = trainer.should_stop or trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        if final or time.monotonic() - self._last >= self.min_interval_s:
+            trainer.save_checkpoint(self.path, weights_only=False)
+            self._last = time.monotonic()
 
 
 class RNGStateCallback(L.Callback):

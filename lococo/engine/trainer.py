@@ -7,10 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from lococo.engine.callbacks import AtomicCheckpointIO, NanGuard, RNGStateCallback
+from lococo.engine.callbacks import (
+    AtomicCheckpointIO,
+    EpochCheckpoint,
+    NanGuard,
+    RNGStateCallback,
+)
 from lococo.engine.run_dir import RunDir
 from lococo.errors import ConfigError
 
@@ -48,23 +53,18 @@ def build_trainer(
     run: RunDir,
     cfg: dict[str, Any],
     *,
+    checkpoint_interval_s: float = 0.0,
     callbacks: Sequence[L.Callback] = (),
     progress: bool = True,
 ) -> L.Trainer:
-    """A trainer that logs to TensorBoard and CSV, checkpoints atomically every epoch into
-    ``run/checkpoints/last.ckpt`` (with RNG states), and stops on NaN/Inf losses."""
+    """A trainer that logs to TensorBoard and CSV, checkpoints atomically into
+    ``run/checkpoints/last.ckpt`` at epoch ends (every epoch, or at most every
+    ``checkpoint_interval_s`` seconds, always after the last), stores RNG states in its
+    checkpoints, and stops on NaN/Inf losses."""
     validate_trainer_config(cfg)
     kwargs = {**DEFAULTS, **cfg}
-    checkpoint = ModelCheckpoint(
-        dirpath=run.checkpoints,
-        filename="last",
-        save_top_k=1,
-        every_n_epochs=1,
-        enable_version_counter=False,
-        auto_insert_metric_name=False,
-    )
     all_callbacks: list[L.Callback] = [
-        checkpoint,
+        EpochCheckpoint(run.last_checkpoint, checkpoint_interval_s),
         RNGStateCallback(),
         NanGuard(run.last_checkpoint),
     ]
@@ -80,6 +80,7 @@ def build_trainer(
         logger=loggers,
         callbacks=all_callbacks,
         plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,
         enable_progress_bar=progress,
         **kwargs,
     )

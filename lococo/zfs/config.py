@@ -82,7 +82,11 @@ class ZSLConfig:
 
 @dataclass
 class ZFSConfig:
+    """``checkpoint_interval_s``: least seconds between epoch-end checkpoints (0: every epoch);
+    the final epoch is always saved, a killed run loses at most that much work."""
+
     seed: int = 0
+    checkpoint_interval_s: float = 30.0
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     method: MethodConfig = field(default_factory=MethodConfig)

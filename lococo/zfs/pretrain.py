@@ -85,7 +85,9 @@ def pretrain(
         **loader_args,
     )
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
-    trainer = build_trainer(run, dict(cfg.trainer), progress=progress)
+    trainer = build_trainer(
+        run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress
+    )
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()
     trainer.fit(
