@@ -55,6 +55,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from lococo.data.images import crop_size
+
 __all__ = [
     "ENCODERS",
     "IMAGE_SIZES",
@@ -72,7 +74,6 @@ __all__ = [
 ENCODERS = ("basic", "alexnet")
 IMAGE_SIZES = (32, 64, 128)
 LOCAL_STAGE = 2
-CROP_RATIO = 0.875
 ALEXNET_HIDDEN = (4096, 4096)
 
 
@@ -104,11 +105,6 @@ _ALEXNET = (
     ConvSpec(192, 3, 1, 1, _POOL),
     ConvSpec(192, 3, 1, 1, _POOL),
 )
-
-
-def crop_size(image_size: int) -> int:
-    """Side of the network input for a resize side (ratio 0.875, app. A.2)."""
-    return round(CROP_RATIO * image_size)
 
 
 def _check_choice(name: str, image_size: int) -> None:
