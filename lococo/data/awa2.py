@@ -74,20 +74,12 @@ def load_awa2(root: str | Path, splits_dir: str | Path | None = None) -> ZSLData
                 f"but lies in folder {path.parent.name!r}",
             )
     check_splits(splits, labels, splits.class_names)
-    return ZSLData(
-        name="AWA2",
-        root=awa,
-        image_paths=paths,
-        labels=labels,
-        class_names=list(splits.class_names),
-        class_attributes=splits.att,
-        class_attributes_raw=splits.original_att,
-        attribute_names=predicates,
-        trainval=splits.trainval,
-        test_seen=splits.test_seen,
-        test_unseen=splits.test_unseen,
-        train=splits.train,
-        val=splits.val,
+    return splits.to_zsl(
+        "AWA2",
+        awa,
+        paths,
+        labels,
+        predicates,
         extra={
             "format": "awa2",
             "splits_dir": str(splits.directory),

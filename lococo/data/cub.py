@@ -215,20 +215,12 @@ def load_cub(
     }
     if certainty is not None:
         extra["attribute_certainty"] = certainty[order]
-    return ZSLData(
-        name="CUB",
-        root=cub,
-        image_paths=paths,
-        labels=labels,
-        class_names=list(splits.class_names),
-        class_attributes=splits.att,
-        class_attributes_raw=splits.original_att,
-        attribute_names=attr_names,
-        trainval=splits.trainval,
-        test_seen=splits.test_seen,
-        test_unseen=splits.test_unseen,
-        train=splits.train,
-        val=splits.val,
+    return splits.to_zsl(
+        "CUB",
+        cub,
+        paths,
+        labels,
+        attr_names,
         image_attributes=None if image_attrs is None else image_attrs[order],
         boxes=boxes[order],
         image_sizes=image_sizes(paths),

@@ -79,20 +79,12 @@ def load_sun(root: str | Path, splits_dir: str | Path | None = None) -> ZSLData:
     image_attrs = values[order]
     _check_class_means(splits, image_attrs, sun / SUN_DB / "attributeLabels_continuous.mat")
     check_splits(splits, splits.labels, splits.class_names)
-    return ZSLData(
-        name="SUN",
-        root=sun,
-        image_paths=paths,
-        labels=splits.labels,
-        class_names=list(splits.class_names),
-        class_attributes=splits.att,
-        class_attributes_raw=splits.original_att,
-        attribute_names=attr_names,
-        trainval=splits.trainval,
-        test_seen=splits.test_seen,
-        test_unseen=splits.test_unseen,
-        train=splits.train,
-        val=splits.val,
+    return splits.to_zsl(
+        "SUN",
+        sun,
+        paths,
+        splits.labels,
+        attr_names,
         image_attributes=image_attrs.astype(np.float32),
         extra={
             "format": "sun",

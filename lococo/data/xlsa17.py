@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lococo.data.zsl import ZSLData
 from lococo.errors import DataError
 
 ATT_SPLITS = "att_splits.mat"
@@ -51,6 +52,33 @@ class Xlsa17Splits:
     @property
     def res101_path(self) -> Path:
         return self.directory / RES101
+
+    def to_zsl(
+        self,
+        name: str,
+        root: Path,
+        image_paths: list[Path],
+        labels: np.ndarray,
+        attribute_names: list[str],
+        **fields: Any,
+    ) -> ZSLData:
+        """A :class:`ZSLData` with these splits' classes, attributes and split indices."""
+        return ZSLData(
+            name=name,
+            root=root,
+            image_paths=image_paths,
+            labels=labels,
+            class_names=list(self.class_names),
+            class_attributes=self.att,
+            class_attributes_raw=self.original_att,
+            attribute_names=attribute_names,
+            trainval=self.trainval,
+            test_seen=self.test_seen,
+            test_unseen=self.test_unseen,
+            train=self.train,
+            val=self.val,
+            **fields,
+        )
 
     def locs(self) -> dict[str, np.ndarray]:
         """The present splits by name (``trainval``, ``test_seen``, ... ``val``)."""
