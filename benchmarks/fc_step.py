@@ -17,11 +17,10 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
+from _common import quick_config, synthetic_zsl
 from torch.utils.data import DataLoader
 
-from lococo.config.loading import load_config
 from lococo.data.images import ZSLImageDataset
-from lococo.data.synth_zsl import synth_zsl
 from lococo.engine.run_dir import RunDir
 from lococo.engine.trainer import build_trainer
 from lococo.zfs.config import ZFSConfig
@@ -88,24 +87,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "zsl"
-        synth_zsl(
+        root = synthetic_zsl(Path(tmp) / "zsl", args.image_size)
+        cfg = quick_config(
             root,
-            seed=0,
-            classes=50,
-            unseen=10,
-            images_per_class=40,
-            image_size=args.image_size,
-            progress=False,
-        )
-        cfg = load_config(
-            ZFSConfig,
-            system="zfs",
-            profile="quick",
-            overrides={
-                "data.path": str(root),
+            **{
                 "data.image_size": args.image_size,
                 "encoder.name": args.encoder,
                 "data.batch_size": args.batch_size,

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import quick_config
+
 from lococo.zfs.config import METHODS
 
 
@@ -28,20 +30,15 @@ def measure(method: str, data: str, args: argparse.Namespace) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from lococo.config.loading import load_config
     from lococo.data.images import ZSLImageDataset
     from lococo.engine.run_dir import RunDir
     from lococo.engine.trainer import build_trainer
-    from lococo.zfs.config import ZFSConfig
     from lococo.zfs.data import load_zsl_for
     from lococo.zfs.pretrain import MultiViewDataset, build_method, seen_label_map
 
-    cfg = load_config(
-        ZFSConfig,
-        system="zfs",
-        profile="quick",
-        overrides={
-            "data.path": data,
+    cfg = quick_config(
+        data,
+        **{
             "data.image_size": args.image_size,
             "encoder.name": args.encoder,
             "encoder.width": args.width,
