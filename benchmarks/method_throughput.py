@@ -34,7 +34,7 @@ def measure(method: str, data: str, args: argparse.Namespace) -> dict:
     from lococo.engine.run_dir import RunDir
     from lococo.engine.trainer import build_trainer
     from lococo.zfs.data import load_zsl_for
-    from lococo.zfs.pretrain import MultiViewDataset, build_method, seen_label_map
+    from lococo.zfs.pretrain import build_method, seen_label_map, training_dataset
 
     cfg = quick_config(
         data,
@@ -56,8 +56,7 @@ def measure(method: str, data: str, args: argparse.Namespace) -> dict:
         labels_map=seen_label_map(zsl),
         progress=False,
     )
-    if module.views > 1:
-        dataset = MultiViewDataset(dataset, module.views)
+    dataset = training_dataset(module, dataset)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True)
     marks: list[float] = []
 

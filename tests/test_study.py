@@ -25,8 +25,14 @@ def data(tmp_path_factory):
 
 
 def test_grid_expands_cmdim_probabilities():
-    spec = StudySpec(data="x", methods=["fc", "cmdim"], local_losses=["none", "ac"],
-                     encoders=["basic"], seeds=[0, 1], cmdim_p=[1.0, 0.5])
+    spec = StudySpec(
+        data="x",
+        methods=["fc", "cmdim"],
+        local_losses=["none", "ac"],
+        encoders=["basic"],
+        seeds=[0, 1],
+        cmdim_p=[1.0, 0.5],
+    )
     cells = grid(spec)
     assert len(cells) == 2 * 2 * (1 + 2)
     assert {c.model for c in cells} == {"fc", "cmdim_p1", "cmdim_p0.5"}
@@ -39,8 +45,13 @@ def test_grid_expands_cmdim_probabilities():
 
 def test_summary_mean_and_std_over_seeds():
     rows = [
-        {"model": "fc", "local_loss": "none", "encoder": "basic", "chance": 0.1,
-         **{m: v for m in study.METRICS}}
+        {
+            "model": "fc",
+            "local_loss": "none",
+            "encoder": "basic",
+            "chance": 0.1,
+            **{m: v for m in study.METRICS},
+        }
         for v in (0.2, 0.4, 0.9)
     ]
     (entry,) = summarize(rows)
@@ -51,14 +62,31 @@ def test_summary_mean_and_std_over_seeds():
 
 def test_local_study_writes_summary_and_skips_finished_cells(data, tmp_path, monkeypatch, capsys):
     out = tmp_path / "study"
-    args = ["zfs", "study", "--data", str(data), "--out", str(out), "--methods", "fc",
-            "--local-losses", "none,lc", "--seeds", "0,1", "--profile", "quick", "--no-progress",
-            *[f"{k}={v}" for k, v in TINY.items()]]
+    args = [
+        "zfs",
+        "study",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--methods",
+        "fc",
+        "--local-losses",
+        "none,lc",
+        "--seeds",
+        "0,1",
+        "--profile",
+        "quick",
+        "--no-progress",
+        *[f"{k}={v}" for k, v in TINY.items()],
+    ]
     assert main(args) == 0
     with open(out / "summary.csv") as handle:
         summary = list(csv.DictReader(handle))
     assert {(r["model"], r["local_loss"], r["seeds"]) for r in summary} == {
-        ("fc", "none", "2"), ("fc", "lc", "2")}
+        ("fc", "none", "2"),
+        ("fc", "lc", "2"),
+    }
     results = json.loads((out / "results.json").read_text())
     assert len(results["cells"]) == 4
     assert "zero-shot top-1" in capsys.readouterr().out

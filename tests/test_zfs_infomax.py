@@ -15,6 +15,7 @@ from lococo import mi
 from lococo.cli.main import main
 from lococo.config.loading import to_dict
 from lococo.data.synth_zsl import synth_zsl
+from lococo.nn.encoders import EncoderFeatures
 from lococo.zfs import infomax
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.methods import method_class
@@ -236,7 +237,9 @@ def test_dim_module_loss_and_gradient_flow(estimator):
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
 
 
-def test_cmdim_module_with_p0_equals_dim_with_class_negatives():
+def test_cmdim_in_batch_pairing_of_validation():
+    """Single-image batches (validation): p=0 is DIM with class negatives; with all-distinct
+    labels no image has a partner and CMDIM is DIM whatever p."""
     dim, cmdim = _module("dim"), _module("cmdim", p=0.0)
     x = _images(6, dim.encoder.input_size)
     labels = torch.tensor([0, 0, 1, 1, 2, 3])
@@ -256,6 +259,103 @@ def test_cmdim_module_with_p0_equals_dim_with_class_negatives():
     matched.eval()
     assert dim_loss.item() != pytest.approx(2 * math.log(2), abs=1e-2)  # not a constant
     assert torch.equal(matched.method_losses(features, (x, distinct, distinct))["mi"], dim_loss)
+
+
+def _partner_modules(p: float, n: int = 6):
+    """DIM and CMDIM (matching probability ``p``) with the same weights in eval mode, and a
+    batch of ``n`` (image, partner) pairs ``n×2×C×H×W``."""
+    dim, cmdim = _module("dim"), _module("cmdim", p=p)
+    assert cmdim.views == 2 and cmdim.pairing == "class_partner" and dim.pairing == "views"
+    pairs = _images(n, dim.encoder.input_size, views=2)
+    _freeze_bn(dim, pairs)
+    cmdim.load_state_dict(dim.state_dict())
+    cmdim.eval()
+    return dim, cmdim, pairs
+
+
+def _train_terms(module, batch) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """The loss terms and logged values of one ``training_step``."""
+    seen: dict[str, torch.Tensor] = {}
+    logged: dict[str, float] = {}
+    module.finish_step = lambda terms, stage="train": seen.update(terms) or sum(terms.values())
+    module.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
+    module.training_step(batch, 0)
+    return seen, logged
+
+
+def _class_masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    eye = torch.eye(labels.shape[0], dtype=torch.bool)
+    return eye, labels[:, None] != labels[None, :]
+
+
+def test_cmdim_training_with_p0_is_dim_with_class_negatives():
+    dim, cmdim, pairs = _partner_modules(0.0)
+    labels = torch.tensor([0, 0, 1, 1, 2, 3])
+    own = dim.encoder(pairs[:, 0])
+    scores = dim.critic(own.local, own.global_)
+    terms, logged = _train_terms(cmdim, (pairs, labels, torch.arange(6)))
+    torch.testing.assert_close(terms["mi"], mi.loss(scores, "jsd", *_class_masks(labels)))
+    assert logged["train/match_rate"] == 0.0
+    # all-distinct labels: every pair but the diagonal is negative, i.e. DIM
+    distinct = torch.arange(6)
+    dim_loss = dim.method_losses(own, (pairs[:, 0], distinct, distinct))["mi"]
+    assert dim_loss.item() != pytest.approx(2 * math.log(2), abs=1e-2)  # not a constant
+    terms, _ = _train_terms(cmdim, (pairs, distinct, distinct))
+    torch.testing.assert_close(terms["mi"], dim_loss)
+
+
+def test_cmdim_training_with_p1_takes_the_partners_local_maps():
+    dim, cmdim, pairs = _partner_modules(1.0)
+    labels = torch.tensor([0, 0, 1, 1, 2, 3])
+    own, partner = dim.encoder(pairs[:, 0]), dim.encoder(pairs[:, 1])
+    scores = dim.critic(partner.local, own.global_)
+    terms, logged = _train_terms(cmdim, (pairs, labels, torch.arange(6)))
+    torch.testing.assert_close(terms["mi"], mi.loss(scores, "jsd", *_class_masks(labels)))
+    assert logged["train/match_rate"] == 1.0
+    unmatched = mi.loss(dim.critic(own.local, own.global_), "jsd", *_class_masks(labels))
+    assert abs(terms["mi"].item() - unmatched.item()) > 1e-3  # the partners do matter
+    # an image that is its own partner: CMDIM with p = 1 and distinct labels is DIM
+    selves = torch.stack([pairs[:, 0], pairs[:, 0]], 1)
+    distinct = torch.arange(6)
+    terms, _ = _train_terms(cmdim, (selves, distinct, distinct))
+    dim_loss = dim.method_losses(own, (pairs[:, 0], distinct, distinct))["mi"]
+    torch.testing.assert_close(terms["mi"], dim_loss)
+
+
+def test_cmdim_training_mixes_own_and_partner_columns():
+    """Column ``j`` of the scores (local maps) is the partner's where image ``j`` matched."""
+    dim, cmdim, pairs = _partner_modules(0.5, n=8)
+    dim.estimator = cmdim.estimator = "infonce"
+    labels = torch.tensor([0, 1, 0, 2, 1, 0, 3, 2])
+    match = torch.tensor([True, False, True, True, False, False, True, False])
+    cmdim.draw_match = lambda n: match
+    own, partner = dim.encoder(pairs[:, 0]), dim.encoder(pairs[:, 1])
+    s_own = dim.critic(own.local, own.global_)
+    s_partner = dim.critic(partner.local, own.global_)
+    scores = torch.where(match[None, :, None, None], s_partner, s_own)
+    terms, logged = _train_terms(cmdim, (pairs, labels, torch.arange(8)))
+    torch.testing.assert_close(terms["mi"], mi.loss(scores, "infonce", *_class_masks(labels)))
+    assert logged["train/match_rate"] == 0.5
+
+
+def test_cmdim_draw_match_follows_p_and_torch_seed():
+    module = _module("cmdim", p=0.3)
+    torch.manual_seed(4)
+    match = module.draw_match(20000)
+    assert match.dtype == torch.bool and abs(match.float().mean().item() - 0.3) < 0.015
+    torch.manual_seed(4)
+    assert torch.equal(module.draw_match(20000), match)
+
+
+def test_cmdim_training_step_gradient_flow():
+    module = _module("cmdim", p=0.5, local_loss="ac", prior_weight=0.5)
+    module.log = lambda *args, **kwargs: None  # no trainer
+    pairs = _images(6, module.encoder.input_size, views=2)
+    loss = module.training_step((pairs, torch.tensor([0, 0, 1, 1, 2, 3]), torch.arange(6)), 0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    for part in (module.encoder, module.critic, module.local_head, module.discriminator):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
 
 
 @pytest.mark.parametrize(("encoder", "size", "pairs"), [("basic", 32, 2), ("alexnet", 64, 3)])
@@ -306,10 +406,14 @@ DDP_BATCH, DDP_WORLD = 8, 2
 
 def _ddp_loss(module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The method's loss on ``images`` (its own share under DDP), encoder in eval mode."""
-    if module.views == 2:
-        feats = module.encoder.features(images.transpose(0, 1).flatten(0, 1))
-        return sum(module.nce_terms(feats).values())
-    return module.mi_terms(module.encoder(images), labels)["mi"]
+    if module.views == 1:
+        return module.mi_terms(module.encoder(images), labels)["mi"]
+    both = images.transpose(0, 1).flatten(0, 1)
+    if module.pairing == "views":
+        return sum(module.nce_terms(module.encoder.features(both)).values())
+    b, feats = images.shape[0], module.encoder(both)
+    own = EncoderFeatures(feats.local[:b], feats.global_[:b])
+    return module.partner_terms(own, feats.local[b:], labels, module.draw_match(b))["mi"]
 
 
 def _ddp_case(method: str, rank: int, world: int):
@@ -318,9 +422,9 @@ def _ddp_case(method: str, rank: int, world: int):
     images = _images(DDP_BATCH, module.encoder.input_size, views=module.views)
     _freeze_bn(module, images)
     labels = torch.tensor([0, 1, 0, 2, 1, 0, 3, 2])
-    draws = torch.stack([torch.ones(DDP_BATCH), torch.linspace(0, 0.99, DDP_BATCH)], 1)
+    match = torch.tensor([1, 0, 1, 1, 0, 1, 0, 1], dtype=torch.bool)
     share = slice(rank * DDP_BATCH // world, (rank + 1) * DDP_BATCH // world)
-    module.draw = lambda n, generator=None: draws[share]
+    module.draw_match = lambda n: match[share]
     return module, images[share], labels[share]
 
 
@@ -436,6 +540,8 @@ def test_end_to_end_pretrain_and_evaluate(tiny_data, tmp_path, method, options, 
     assert min(losses[1:]) < losses[0], losses
     metrics = results["pretrain"]["metrics"]
     assert any(k.startswith("val/") for k in metrics), metrics
+    if method == "cmdim":  # default p = 0.5, drawn per image
+        assert 0.2 < metrics["train/match_rate"] < 0.8, metrics
     assert 0.0 <= results["zsl"]["top1"] <= 1.0
 
 

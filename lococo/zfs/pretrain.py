@@ -18,6 +18,8 @@ from lococo.io import atomic_open
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for
 from lococo.zfs.methods import method_class
+from lococo.zfs.methods.base import ZFSMethod
+from lococo.zfs.pairing import ClassPartnerDataset
 
 
 class MultiViewDataset(Dataset):
@@ -32,6 +34,15 @@ class MultiViewDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, Any, Any]:
         samples = [self.dataset[i] for _ in range(self.views)]
         return torch.stack([s[0] for s in samples]), samples[0][1], samples[0][2]
+
+
+def training_dataset(module: ZFSMethod, train_set: ZSLImageDataset) -> Dataset:
+    """What ``module`` trains on: single images, two views, or image + same-class partner."""
+    if module.views == 1:
+        return train_set
+    if module.pairing == "class_partner":
+        return ClassPartnerDataset(train_set, train_set.targets)
+    return MultiViewDataset(train_set, module.views)
 
 
 def seen_label_map(data: ZSLData) -> dict[int, int]:
@@ -78,8 +89,9 @@ def pretrain(
         "persistent_workers": cfg.data.num_workers > 0,
     }
     module = build_method(cfg, data)
+    train_data = training_dataset(module, train_set)
     train_loader = DataLoader(
-        MultiViewDataset(train_set, module.views) if module.views > 1 else train_set,
+        train_data,
         shuffle=True,
         drop_last=len(train_set) > cfg.data.batch_size,
         **loader_args,

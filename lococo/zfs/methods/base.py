@@ -30,6 +30,10 @@ class ZFSMethod(L.LightningModule):
     """
 
     views: ClassVar[int] = 1
+    #: what the two images of a ``views = 2`` item are: ``"views"``, two augmentations of the
+    #: same image (AMDIM); ``"class_partner"``, the image and a partner image of the same class
+    #: (CMDIM, :class:`lococo.zfs.pairing.ClassPartnerDataset`)
+    pairing: ClassVar[str] = "views"
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
         super().__init__()

@@ -9,14 +9,26 @@ configured estimator (``method.estimator``: ``jsd`` default, ``infonce``, ``dv``
   of the same class; negatives are pairs of different classes; other same-class pairs are
   ignored (:mod:`lococo.zfs.infomax`).
 
-Under DDP the local maps, global vectors, labels and CMDIM's per-image random draws are
-gathered from every process (with gradients), so negatives and class partners come from the
-global batch; every process computes the same full ``N×N`` loss.
+Under DDP the local maps, global vectors and labels are gathered from every process (with
+gradients), so negatives come from the global batch; every process computes the same full
+``N×N`` loss.
 
-Partners come only from the batch: the data pipeline samples uniformly (no class-aware
-sampler), so with ``S`` seen classes and batch ``B`` about ``1 - (1 - 1/S)^(B-1)`` of the
-images have a partner (~0.86 at ``B = 64, S = 32``; ~0.79 at ``S = 40``); the others fall
-back to themselves. The observed rate is logged as ``train/partner_rate``.
+CMDIM's partners come from the data pipeline ("two-pass" CMDIM, ``local_twopass_class_matching``
+in the thesis' table A.10): with ``pairing = "class_partner"`` every training item is the image
+and a uniformly drawn other image of its class (:class:`lococo.zfs.pairing.ClassPartnerDataset`),
+so every image has a partner whatever the batch size and the number of classes. (Partners
+found only inside a uniformly sampled batch exist for about ``1 - (1 - 1/S)^(B-1)`` of the
+images: 0.79 at ``B = 64`` with ``S = 40`` seen classes, 0.34 with CUB's 150.) Both images go
+through the encoder in one pass over ``[own images; partners]``, so batch normalisation
+normalises them with the same statistics (of ``2B`` images) and positive and negative local
+maps are on one footing. Per image, a coin ``match ~ Bernoulli(p)`` (torch's RNG, so resume is
+exact; logged as ``train/match_rate``) picks the positive local map: the partner's when it
+matches, the image's own otherwise. Global ``i`` is scored against the positive local maps of
+all images; positives are the diagonal, negatives the pairs of different classes, and
+same-class pairs off the diagonal are ignored. The local loss (AC/LC) and prior matching use
+the own images' features only. Validation batches are single images: there CMDIM pairs
+images of the same class inside the batch (:func:`lococo.zfs.infomax.choose_partners`), with
+per-image draws from a generator seeded by the batch index.
 
 Optional prior matching (``method.prior_weight > 0``, off by default): as in DIM, a
 discriminator tells global vectors from samples of the uniform prior on ``[0, 1]``; a
@@ -86,15 +98,18 @@ class DIMMethod(ZFSMethod):
             draws = self.gather(draws) if draws is not None else None
         return self.pair_loss(self.critic(local, global_), labels, draws)
 
-    def method_losses(self, features: EncoderFeatures, batch: Batch) -> dict[str, Tensor]:
-        terms = self.mi_terms(features, batch[1])
+    def add_prior(self, terms: dict[str, Tensor], global_: Tensor) -> dict[str, Tensor]:
+        """Add the weighted prior-matching term to ``terms`` when it is on."""
         if self.discriminator is not None:
-            codes = infomax.grad_reverse(features.global_)
-            prior = torch.rand_like(features.global_)
+            codes = infomax.grad_reverse(global_)
+            prior = torch.rand_like(global_)
             terms["prior"] = self.prior_weight * infomax.prior_matching_loss(
                 self.discriminator, codes, prior
             )
         return terms
+
+    def method_losses(self, features: EncoderFeatures, batch: Batch) -> dict[str, Tensor]:
+        return self.add_prior(self.mi_terms(features, batch[1]), features.global_)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         images, targets, _ = batch
@@ -107,7 +122,15 @@ class DIMMethod(ZFSMethod):
 
 
 class CMDIMMethod(DIMMethod):
-    """Class-matching DIM (thesis app. A.7) with matching probability ``method.p``."""
+    """Class-matching DIM (thesis app. A.7) with matching probability ``method.p``.
+
+    Training items are ``(stack([image, same-class partner]), target, index)``; see the module
+    docstring. :meth:`method_losses` (inherited) pairs single images inside the batch and is
+    what validation uses.
+    """
+
+    views = 2
+    pairing = "class_partner"
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
         super().__init__(config, class_attributes)
@@ -122,9 +145,50 @@ class CMDIMMethod(DIMMethod):
     def pair_loss(self, scores: Tensor, labels: Tensor, draws: Tensor | None) -> dict[str, Tensor]:
         assert draws is not None
         partners = infomax.choose_partners(labels, draws[:, 0] > 0.5, draws[:, 1])
-        if self.training and self._trainer is not None:
-            rate = infomax.partner_rate(labels)
-            self.log(
-                "train/partner_rate", rate, on_step=False, on_epoch=True, batch_size=labels.shape[0]
-            )
         return {"mi": infomax.cmdim_loss(scores, labels, partners, self.estimator)}
+
+    def draw_match(self, n: int) -> Tensor:
+        """Per-image coins ``match ~ Bernoulli(p)`` (CPU bool) from torch's global RNG."""
+        return torch.rand(n) < self.p
+
+    def partner_terms(
+        self,
+        own: EncoderFeatures,
+        partner_local: Tensor,
+        labels: Tensor,
+        match: Tensor,
+        *,
+        gather: bool = True,
+    ) -> dict[str, Tensor]:
+        """The MI term with partners from the data pipeline.
+
+        Image ``i``'s positive local map is ``partner_local[i]`` where ``match[i]``, else
+        ``own.local[i]``; global ``i`` is scored against every image's positive local map of the
+        (with ``gather``, DDP-gathered) batch, positives on the diagonal, negatives the pairs of
+        different classes, other same-class pairs ignored.
+        """
+        chosen = match.to(own.local.device).view(-1, *([1] * (own.local.dim() - 1)))
+        positive = torch.where(chosen, partner_local, own.local)
+        global_ = own.global_
+        if gather:
+            positive, global_, labels = (self.gather(t) for t in (positive, global_, labels))
+        scores = self.critic(positive, global_)
+        identity = torch.arange(labels.shape[0], device=labels.device)
+        return {"mi": infomax.cmdim_loss(scores, labels, identity, self.estimator)}
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        images, targets, _ = batch
+        b = images.shape[0]
+        features = self.encoder(images.transpose(0, 1).flatten(0, 1))  # own images, then partners
+        own = EncoderFeatures(features.local[:b], features.global_[:b])
+        match = self.draw_match(b)
+        terms = self.partner_terms(own, features.local[b:], targets, match)
+        self.log(
+            "train/match_rate",
+            float(match.float().mean()),
+            on_step=False,
+            on_epoch=True,
+            batch_size=b,
+        )
+        terms = self.add_prior(terms, own.global_)
+        return self.finish_step(self.add_local_loss(terms, own, targets))

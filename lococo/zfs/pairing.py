@@ -1,0 +1,59 @@
+"""Class-partner pairs for class-matching DIM (thesis app. A.7, table A.10's "twopass").
+
+:class:`ClassPartnerDataset` gives every training image a second image of the same class,
+drawn afresh each time the item is read, so that CMDIM's positives do not depend on which
+classes happen to share a uniformly sampled batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+
+class ClassPartnerDataset(Dataset):
+    """Items ``(stack([x_i, x_j]) 2×C×H×W, target_i, index_i)`` of a wrapped dataset.
+
+    ``dataset`` yields ``(image, target, index)`` (e.g. a training ``ZSLImageDataset``);
+    ``labels`` are its targets in item order (``ZSLImageDataset.targets``). The partner ``j``
+    is drawn uniformly among the *other* items with ``labels[j] == labels[i]`` (``i`` itself
+    when its class has one item), with torch's global RNG, so seeding and resuming replay it.
+    Both images go through the wrapped dataset, hence get independent random crops/flips.
+    """
+
+    def __init__(self, dataset: Dataset, labels: Sequence[int] | torch.Tensor) -> None:
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if labels.shape[0] != len(dataset):  # type: ignore[arg-type]
+            raise ValueError(
+                f"{labels.shape[0]} labels for a dataset of {len(dataset)} items"  # type: ignore[arg-type]
+            )
+        self.dataset, self.labels = dataset, labels
+        order = torch.argsort(labels, stable=True)
+        _, counts = torch.unique_consecutive(labels[order], return_counts=True)
+        #: members of every class (item indices, ascending), one tensor per class
+        self.groups: list[torch.Tensor] = list(torch.split(order, counts.tolist()))
+        self._group = torch.empty_like(labels)  # item -> its class's position in groups
+        self._rank = torch.empty_like(labels)  # item -> its position inside its group
+        for g, members in enumerate(self.groups):
+            self._group[members] = g
+            self._rank[members] = torch.arange(members.shape[0])
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+    def partner(self, i: int) -> int:
+        """A uniformly drawn other item of ``i``'s class (torch's global RNG); ``i`` if none."""
+        members = self.groups[int(self._group[i])]
+        others = members.shape[0] - 1
+        if others == 0:
+            return int(i)
+        r = int(torch.randint(others, (1,)).item())
+        return int(members[r + int(r >= self._rank[i])].item())
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any, Any]:
+        j = self.partner(i)
+        image, target, index = self.dataset[i]
+        return torch.stack([image, self.dataset[j][0]]), target, index
