@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -17,6 +18,7 @@ from lococo.engine.trainer import build_trainer
 from lococo.io import atomic_open
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for
+from lococo.zfs.losses import attribute_targets
 from lococo.zfs.methods import method_class
 from lococo.zfs.methods.base import ZFSMethod
 from lococo.zfs.pairing import ClassPartnerDataset
@@ -50,10 +52,11 @@ def seen_label_map(data: ZSLData) -> dict[int, int]:
     return {int(c): i for i, c in enumerate(data.seen_classes)}
 
 
-def build_method(cfg: ZFSConfig, data: ZSLData):
-    seen = torch.as_tensor(data.seen_classes, dtype=torch.long)
-    attributes = torch.as_tensor(data.class_attributes, dtype=torch.float32)[seen]
-    return method_class(cfg.method.name)(to_dict(cfg), attributes)
+def build_method(cfg: ZFSConfig, data: ZSLData) -> ZFSMethod:
+    """The configured method; AC targets come from the seen classes' raw attributes only."""
+    seen = np.asarray(data.seen_classes)
+    targets = attribute_targets(np.asarray(data.class_attributes_raw)[seen])
+    return method_class(cfg.method.name)(to_dict(cfg), targets)
 
 
 def pretrain(

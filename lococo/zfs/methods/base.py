@@ -18,8 +18,9 @@ class ZFSMethod(L.LightningModule):
     """Pretrains ``self.encoder`` on seen-class images only (the ZFS rule).
 
     Subclasses implement :meth:`method_losses`, returning named loss terms whose sum is
-    minimised. ``class_attributes`` (``S×A``) are the seen classes' attribute vectors, rows
-    in the order of the training targets ``0..S-1``; they feed the AC local loss.
+    minimised. ``class_attributes`` (``S×A``) are the seen classes' attribute soft labels in
+    ``[0, 1]`` (:func:`~lococo.zfs.losses.attribute_targets`), rows in the order of the
+    training targets ``0..S-1``; they feed the AC local loss.
 
     A method with ``views = 2`` receives batches ``(images B×2×C×H×W, targets, indices)``
     (two independent random crops/flips of each image) and overrides :meth:`training_step`,
