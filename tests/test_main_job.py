@@ -1,0 +1,22 @@
+"""``lococo run``: the main job end to end on the embedded synthetic data (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lococo.cli.main import main
+
+
+@pytest.mark.slow
+def test_main_job_fc_transfers_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--methods", "fc", "--no-progress"]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    (row,) = summary["zfs"]
+    assert row["model"] == "fc" and row["top1_mean"] > 2 * row["chance"]
+    assert "zero-shot top-1" in capsys.readouterr().out
+    # a second invocation finds everything finished and only re-prints the table
+    assert main(["run", "--out", str(out), "--methods", "fc", "--no-progress"]) == 0
+    assert json.loads((out / "results.json").read_text())["zfs"] == summary["zfs"]
