@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
     pre.add_argument(
         "--splits", metavar="DIR", help="xlsa17 split folder (default: found under --data)"
     )
-    pre.add_argument("--method", help="pretraining method (fc)")
+    pre.add_argument("--method", choices=METHOD_NAMES, help="pretraining method (default: fc)")
     pre.add_argument("--encoder", choices=("basic", "alexnet"), help="encoder architecture")
     pre.add_argument("--local-loss", choices=("none", "ac", "lc"), help="auxiliary local loss")
     pre.add_argument("--out", required=True, help="run directory to create")
