@@ -1,4 +1,5 @@
-"""Class-partner pairs for class-matching DIM (thesis app. A.7, table A.10's "twopass").
+"""Paired training items: two views of an image (AMDIM) or an image and a same-class partner
+(class-matching DIM, thesis app. A.7, table A.10's "twopass").
 
 :class:`ClassPartnerDataset` gives every training image a second image of the same class,
 drawn afresh each time the item is read, so that CMDIM's positives do not depend on which
@@ -57,3 +58,17 @@ class ClassPartnerDataset(Dataset):
         j = self.partner(i)
         image, target, index = self.dataset[i]
         return torch.stack([image, self.dataset[j][0]]), target, index
+
+
+class MultiViewDataset(Dataset):
+    """``views`` independent random crops/flips of each image: ``(V×C×H×W, target, index)``."""
+
+    def __init__(self, dataset: Dataset, views: int) -> None:
+        self.dataset, self.views = dataset, views
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any, Any]:
+        samples = [self.dataset[i] for _ in range(self.views)]
+        return torch.stack([s[0] for s in samples]), samples[0][1], samples[0][2]

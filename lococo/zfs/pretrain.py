@@ -21,21 +21,7 @@ from lococo.zfs.data import load_zsl_for
 from lococo.zfs.losses import attribute_targets
 from lococo.zfs.methods import method_class
 from lococo.zfs.methods.base import ZFSMethod
-from lococo.zfs.pairing import ClassPartnerDataset
-
-
-class MultiViewDataset(Dataset):
-    """``views`` independent random crops/flips of each image: ``(V×C×H×W, target, index)``."""
-
-    def __init__(self, dataset: ZSLImageDataset, views: int) -> None:
-        self.dataset, self.views = dataset, views
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any, Any]:
-        samples = [self.dataset[i] for _ in range(self.views)]
-        return torch.stack([s[0] for s in samples]), samples[0][1], samples[0][2]
+from lococo.zfs.pairing import ClassPartnerDataset, MultiViewDataset
 
 
 def training_dataset(module: ZFSMethod, train_set: ZSLImageDataset) -> Dataset:
