@@ -37,15 +37,20 @@ def print_zsl(result: dict[str, Any]) -> None:
 
 
 def print_study(summary: list[dict[str, Any]]) -> None:
-    """ZSL top-1 per model, local loss and encoder (mean ± std over seeds)."""
+    """ZSL top-1 per model, local loss and encoder (mean ± std when there are several seeds)."""
+
+    def stat(r: dict[str, Any], metric: str) -> str:
+        mean = f"{r[f'{metric}_mean']:.3f}"
+        return mean if r["seeds"] == 1 else f"{mean} ± {r[f'{metric}_std']:.3f}"
+
     rows = [
         {
             "model": r["model"],
             "local": r["local_loss"],
             "encoder": r["encoder"],
             "seeds": r["seeds"],
-            "top1": f"{r['top1_mean']:.3f} ± {r['top1_std']:.3f}",
-            "harmonic": f"{r['harmonic_mean']:.3f} ± {r['harmonic_std']:.3f}",
+            "top1": stat(r, "top1"),
+            "harmonic": stat(r, "harmonic"),
             "chance": r["chance"],
         }
         for r in sorted(summary, key=lambda r: -r["top1_mean"])
