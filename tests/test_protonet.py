@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from lococo.zfs.protonet import ProtoNetSettings, fit_protonet, zsl_metrics
+from lococo.zfs.config import ZSLConfig
+from lococo.zfs.protonet import fit_protonet, zsl_metrics
 
 
 def _compositional_features(n_per_class: int, seed: int):
@@ -30,7 +31,7 @@ def test_unseen_classes_far_above_chance():
         labels[train],
         attributes,
         seen,
-        ProtoNetSettings(embed_dim=32, epochs=60, lr=1e-2, seed=0),
+        ZSLConfig(embed_dim=32, epochs=60, lr=1e-2),
     )
     test_f, test_l, _ = _compositional_features(10, seed=1)
     is_unseen = test_l >= 30
@@ -58,7 +59,7 @@ def test_shuffled_attributes_give_chance():
         labels[train],
         random_attributes,
         seen,
-        ProtoNetSettings(embed_dim=32, epochs=60, lr=1e-2, seed=0),
+        ZSLConfig(embed_dim=32, epochs=60, lr=1e-2),
     )
     test = labels >= 30
     result = zsl_metrics(

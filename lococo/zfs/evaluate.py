@@ -15,7 +15,7 @@ from lococo.nn.encoders import Encoder, build_encoder
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for
 from lococo.zfs.features import extract_global_features
-from lococo.zfs.protonet import ProtoNetSettings, fit_protonet, zsl_metrics
+from lococo.zfs.protonet import fit_protonet, zsl_metrics
 
 
 def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFSConfig:
@@ -81,8 +81,7 @@ def evaluate(
     seen = torch.as_tensor(data.seen_classes, dtype=torch.long)
     unseen = torch.as_tensor(data.unseen_classes, dtype=torch.long)
     z = cfg.zsl
-    settings = ProtoNetSettings(z.embed_dim, z.epochs, z.lr, z.weight_decay, z.batch_size, cfg.seed)
-    net = fit_protonet(train[0], train[1], attributes, seen, settings)
+    net = fit_protonet(train[0], train[1], attributes, seen, z, seed=cfg.seed)
     result: dict[str, Any] = zsl_metrics(net, attributes, seen, unseen, seen_test, unseen_test)
     result["protonet"] = {"embed_dim": z.embed_dim, "epochs": z.epochs, "lr": z.lr}
     run.write_result("zsl", result)

@@ -7,14 +7,13 @@ logit is the negative squared distance to its prototype. Trained on seen classes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lococo.metrics.zsl import harmonic_mean, per_class_accuracy, sample_accuracy
+from lococo.zfs.config import ZSLConfig
 
 
 class ProtoNet(nn.Module):
@@ -36,26 +35,17 @@ class ProtoNet(nn.Module):
         return -torch.cdist(self.embed(features), self.prototypes(attributes)).pow(2)
 
 
-@dataclass
-class ProtoNetSettings:
-    embed_dim: int = 512
-    epochs: int = 100
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 256
-    seed: int = 0
-
-
 def fit_protonet(
     features: torch.Tensor,
     labels: torch.Tensor,
     class_attributes: torch.Tensor,
     seen_classes: torch.Tensor,
-    settings: ProtoNetSettings,
+    settings: ZSLConfig,
+    seed: int = 0,
 ) -> ProtoNet:
     """Train on ``features`` whose ``labels`` are class ids among ``seen_classes``."""
-    generator = torch.Generator().manual_seed(settings.seed)
-    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     net = ProtoNet(features.shape[1], class_attributes.shape[1], settings.embed_dim)
     net.mean.copy_(features.mean(0))
     net.std.copy_(features.std(0).clamp_min(1e-6))
