@@ -54,24 +54,20 @@ def pretrain(
     if not resume:
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
     labels_map = seen_label_map(data)
-    train_set = ZSLImageDataset(
-        data,
-        data.trainval,
-        cfg.data.image_size,
-        train=True,
-        cache=cfg.data.cache_images,
-        labels_map=labels_map,
-        progress=progress,
-    )
-    val_set = ZSLImageDataset(
-        data,
-        data.test_seen,
-        cfg.data.image_size,
-        train=False,
-        cache=cfg.data.cache_images,
-        labels_map=labels_map,
-        progress=progress,
-    )
+
+    def images(indices: np.ndarray, train: bool) -> ZSLImageDataset:
+        return ZSLImageDataset(
+            data,
+            indices,
+            cfg.data.image_size,
+            train=train,
+            cache=cfg.data.cache_images,
+            labels_map=labels_map,
+            progress=progress,
+        )
+
+    train_set = images(data.trainval, train=True)
+    val_set = images(data.test_seen, train=False)  # seen-class test images: monitoring only
     loader_args = {
         "batch_size": cfg.data.batch_size,
         "num_workers": cfg.data.num_workers,
