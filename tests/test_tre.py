@@ -50,9 +50,7 @@ def test_random_reps_have_ratio_near_one() -> None:
 
 def _reference_tre(reps, prims, steps: int, lr: float, seed: int) -> float:
     """Straightforward loop: one cosine per sample, summed in Python, same init and optimiser."""
-    gen = torch.Generator().manual_seed(seed)
-    eta = (tre_mod.INIT_STD * torch.randn(prims.shape[1], reps.shape[1], generator=gen))
-    eta.requires_grad_(True)
+    eta = tre_mod.init_vectors(prims.shape[1], reps.shape[1], seed).requires_grad_(True)
     opt = torch.optim.RMSprop([eta], lr=lr)
 
     def mean_distance() -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""Metrics as pure functions: ZSL accuracy (later: parts F1, TRE, Dice, AUC, FID)."""
+"""Metrics as pure functions: ZSL accuracy, TRE (later: parts F1, Dice, AUC, FID)."""
 
+from lococo.metrics.tre import threshold_attributes, tre, tre_ratio
 from lococo.metrics.zsl import harmonic_mean, per_class_accuracy
 
-__all__ = ["harmonic_mean", "per_class_accuracy"]
+__all__ = ["harmonic_mean", "per_class_accuracy", "threshold_attributes", "tre", "tre_ratio"]

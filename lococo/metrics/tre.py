@@ -12,6 +12,8 @@ Conventions chosen here:
   as 0, so such rows score distance 1 (no reconstruction) and contribute no gradient.
 * The random assignment of the TRE ratio keeps each column's density (Bernoulli per column
   with that column's mean), so attribute frequencies match the true assignment.
+* ``seed`` feeds two separate, mixed random streams (initial vectors, random assignment), so
+  neither repeats data a caller generated with ``torch.manual_seed(seed)``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ FitSet = tuple[ArrayLike, ArrayLike]
 
 INIT_STD = 0.01
 COS_EPS = 1e-8
+_INIT_STREAM, _ASSIGN_STREAM = 0, 1
 
 
 class TREResult(TypedDict):
@@ -43,8 +46,10 @@ def _tensor(x: ArrayLike) -> torch.Tensor:
 
 def _check(reps: torch.Tensor, primitives: torch.Tensor, name: str) -> None:
     if reps.ndim != 2 or primitives.ndim != 2:
-        raise ValueError(f"{name}: reps must be N×D and primitives N×K (got {tuple(reps.shape)}, "
-                         f"{tuple(primitives.shape)})")
+        raise ValueError(
+            f"{name}: reps must be N×D and primitives N×K (got {tuple(reps.shape)}, "
+            f"{tuple(primitives.shape)})"
+        )
     if reps.shape[0] != primitives.shape[0] or reps.shape[0] == 0:
         raise ValueError(f"{name}: reps and primitives need the same, non-zero number of rows")
     if not bool(((primitives == 0) | (primitives == 1)).all()):
@@ -53,9 +58,18 @@ def _check(reps: torch.Tensor, primitives: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: reps contain NaN or Inf")
 
 
+def _generator(seed: int, stream: int) -> torch.Generator:
+    """A generator for ``seed`` on a separate stream (init vs random assignment).
+
+    Mixing the seed keeps these draws unrelated to data a caller drew with ``manual_seed(seed)``.
+    """
+    state = np.random.SeedSequence([seed, stream, 0x7E5]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
 def init_vectors(num_primitives: int, dim: int, seed: int) -> torch.Tensor:
     """Seeded small random primitive vectors (``K×D``, std ``INIT_STD``)."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = _generator(seed, _INIT_STREAM)
     return INIT_STD * torch.randn(num_primitives, dim, generator=gen)
 
 
@@ -111,7 +125,7 @@ def tre(
 def random_assignment(primitives: ArrayLike, seed: int) -> torch.Tensor:
     """A random binary matrix with the shape and per-column density of ``primitives``."""
     p = _tensor(primitives)
-    gen = torch.Generator().manual_seed(seed)
+    gen = _generator(seed, _ASSIGN_STREAM)
     density = p.mean(dim=0, keepdim=True).expand_as(p)
     return torch.bernoulli(density, generator=gen)
 
