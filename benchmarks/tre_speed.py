@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from lococo.metrics.tre import init_vectors, tre
+from lococo.metrics.compositionality import init_vectors, tre
 
 
 def reference_tre(

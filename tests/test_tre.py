@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lococo.metrics import tre as tre_mod
-from lococo.metrics.tre import random_assignment, threshold_attributes, tre, tre_ratio
+from lococo.metrics import compositionality as tre_mod
+from lococo.metrics.compositionality import random_assignment, threshold_attributes, tre, tre_ratio
 
 
 def _primitives(n: int, k: int, seed: int, density: float = 0.3) -> torch.Tensor:
