@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from lococo.data.check import load_zsl
+from lococo.data.images import ZSLImageDataset
 from lococo.data.zsl import ZSLData
 from lococo.errors import LococoError
 from lococo.zfs.config import DataConfig
@@ -24,3 +27,24 @@ def load_zsl_for(cfg: DataConfig) -> ZSLData:
         for _ in threaded_map(verify_image, data.image_paths, desc="verify images"):
             pass
     return data
+
+
+def zsl_images(
+    data: ZSLData,
+    indices: np.ndarray,
+    cfg: DataConfig,
+    *,
+    train: bool,
+    labels_map: dict[int, int] | None = None,
+    progress: bool = True,
+) -> ZSLImageDataset:
+    """The images ``indices`` of ``data`` as ``cfg`` feeds them (random crops when ``train``)."""
+    return ZSLImageDataset(
+        data,
+        indices,
+        cfg.image_size,
+        train=train,
+        cache=cfg.cache_images,
+        labels_map=labels_map,
+        progress=progress,
+    )

@@ -6,15 +6,15 @@ from typing import Any
 
 import torch
 
-from lococo.config.loading import apply_overrides, from_dict
-from lococo.data.images import ZSLImageDataset
+from lococo.config.loading import apply_overrides, from_dict, to_dict
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
-from lococo.nn.encoders import Encoder, build_encoder
+from lococo.nn.encoders import Encoder
 from lococo.zfs.config import ZFSConfig
-from lococo.zfs.data import load_zsl_for
+from lococo.zfs.data import load_zsl_for, zsl_images
 from lococo.zfs.features import extract_global_features
+from lococo.zfs.methods.base import encoder_from_config
 from lococo.zfs.protonet import fit_protonet, zsl_metrics
 
 
@@ -26,12 +26,7 @@ def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFS
 
 def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
     """The run's trained encoder (``encoder.pt``, else the encoder inside ``last.ckpt``)."""
-    encoder = build_encoder(
-        cfg.encoder.name,
-        cfg.data.image_size,
-        global_dim=cfg.encoder.global_dim,
-        width=cfg.encoder.width,
-    )
+    encoder = encoder_from_config(to_dict(cfg))
     weights = run.path / "encoder.pt"
     if weights.exists():
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -62,14 +57,7 @@ def evaluate(
     torch.manual_seed(cfg.seed)
 
     def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        dataset = ZSLImageDataset(
-            data,
-            indices,
-            cfg.data.image_size,
-            train=False,
-            cache=cfg.data.cache_images,
-            progress=progress,
-        )
+        dataset = zsl_images(data, indices, cfg.data, train=False, progress=progress)
         return extract_global_features(
             encoder, dataset, progress=progress, desc=f"features ({name})"
         )

@@ -17,7 +17,7 @@ from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.io import atomic_open
 from lococo.zfs.config import ZFSConfig
-from lococo.zfs.data import load_zsl_for
+from lococo.zfs.data import load_zsl_for, zsl_images
 from lococo.zfs.losses import attribute_targets
 from lococo.zfs.methods import method_class
 from lococo.zfs.methods.base import ZFSMethod
@@ -55,19 +55,12 @@ def pretrain(
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
     labels_map = seen_label_map(data)
 
-    def images(indices: np.ndarray, train: bool) -> ZSLImageDataset:
-        return ZSLImageDataset(
-            data,
-            indices,
-            cfg.data.image_size,
-            train=train,
-            cache=cfg.data.cache_images,
-            labels_map=labels_map,
-            progress=progress,
-        )
-
-    train_set = images(data.trainval, train=True)
-    val_set = images(data.test_seen, train=False)  # seen-class test images: monitoring only
+    train_set = zsl_images(
+        data, data.trainval, cfg.data, train=True, labels_map=labels_map, progress=progress
+    )
+    val_set = zsl_images(  # seen-class test images: monitoring only
+        data, data.test_seen, cfg.data, train=False, labels_map=labels_map, progress=progress
+    )
     loader_args = {
         "batch_size": cfg.data.batch_size,
         "num_workers": cfg.data.num_workers,

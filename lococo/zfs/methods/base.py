@@ -8,10 +8,18 @@ import lightning as L
 import torch
 from torch import nn
 
-from lococo.nn.encoders import EncoderFeatures, build_encoder
+from lococo.nn.encoders import Encoder, EncoderFeatures, build_encoder
 from lococo.zfs.losses import attribute_local_loss, label_local_loss
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def encoder_from_config(config: dict[str, Any]) -> Encoder:
+    """The encoder a (plain, nested) ZFS config describes."""
+    enc = config["encoder"]
+    return build_encoder(
+        enc["name"], config["data"]["image_size"], global_dim=enc["global_dim"], width=enc["width"]
+    )
 
 
 class ZFSMethod(L.LightningModule):
@@ -40,13 +48,7 @@ class ZFSMethod(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": config})
         self.config = config
-        enc = config["encoder"]
-        self.encoder = build_encoder(
-            enc["name"],
-            config["data"]["image_size"],
-            global_dim=enc["global_dim"],
-            width=enc["width"],
-        )
+        self.encoder = encoder_from_config(config)
         self.register_buffer("class_attributes", class_attributes.float().clone())
         self.num_seen, num_attributes = class_attributes.shape
         method = config["method"]
