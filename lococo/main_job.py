@@ -62,7 +62,8 @@ def run_all(
     progress: bool = True,
     on_cell: Any = None,
 ) -> dict[str, Any]:
-    """Synthetic data -> a ZFS study over every method -> ``out/results.json``.
+    """Synthetic data -> a ZFS study over every method, analysed -> ``out/results.json`` and
+    ``out/report.html``.
 
     Finished steps are skipped and interrupted ones resume, so re-running continues.
     """
@@ -79,4 +80,12 @@ def run_all(
     zfs = run_study(spec, out / "zfs", progress=progress, on_cell=on_cell)
     summary = {"profile": profile, "seed": seed, "data": {"zsl": str(data)}, "zfs": zfs["summary"]}
     write_json(out / "results.json", summary)
+    render_reports(out)
     return summary
+
+
+def render_reports(out: Path) -> Path:
+    """Reports of every ZFS cell, the ZFS study and the main job; returns the main report."""
+    from lococo.report import render_report
+
+    return render_report(out, recursive=True)[0]

@@ -14,7 +14,16 @@ from lococo.errors import LococoError
 from lococo.zfs import study
 from lococo.zfs.study import StudySpec, grid, summarize
 
-TINY = {"trainer.max_epochs": 1, "zsl.epochs": 3, "data.batch_size": 16, "data.image_size": 32}
+TINY = {
+    "trainer.max_epochs": 1,
+    "zsl.epochs": 3,
+    "data.batch_size": 16,
+    "data.image_size": 32,
+    "analysis.critic_steps": 20,
+    "analysis.pairs": 100,
+    "analysis.probe_epochs": 3,
+    "analysis.tre_steps": 20,
+}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +98,11 @@ def test_local_study_writes_summary_and_skips_finished_cells(data, tmp_path, mon
     }
     results = json.loads((out / "results.json").read_text())
     assert len(results["cells"]) == 4
+    assert all(0.0 <= c["parts_f1"] <= 1.0 and c["tre_ratio"] > 0 for c in results["cells"])
+    # fig. 4.3 needs a plain and a local-loss model; figs. 4.4/4.6/A.5 need analysed cells
+    for name in ("local_loss_gain", "heatmap_grid", "avg_repr_vs_avg_pred", "receptive_field"):
+        assert f"figures/{name}.png" in results["figures"]
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0
     assert "zero-shot top-1" in capsys.readouterr().out
 
     def fail(*a, **k):

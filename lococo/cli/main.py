@@ -14,7 +14,7 @@ from lococo.errors import LococoError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lococo.cli import data_cmd, run_cmd, zfs_cmd
+    from lococo.cli import data_cmd, report_cmd, run_cmd, zfs_cmd
 
     parser = argparse.ArgumentParser(
         prog="lococo",
@@ -29,7 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.register(sub)
     data_cmd.register(sub)
     zfs_cmd.register(sub)
+    report_cmd.register(sub)
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parse_args`` that also accepts ``key=value`` overrides after options
+    (``lococo zfs analyze RUN --no-progress a.b=1``), which argparse alone refuses."""
+    args, extra = parser.parse_known_args(argv)
+    slot = next(
+        (n for n in ("overrides", "targets") if isinstance(getattr(args, n, None), list)), None
+    )
+    stray = [t for t in extra if t.startswith("-") or "=" not in t]
+    if stray or (extra and slot is None):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        getattr(args, slot).extend(extra)
+    return args
 
 
 def _quiet() -> None:
@@ -44,7 +60,7 @@ def _quiet() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if not args.verbose:
         _quiet()
     try:

@@ -51,4 +51,5 @@ def _run(args: argparse.Namespace) -> int:
     print("\nZFS on synthetic compositional birds")
     print_study(summary["zfs"])
     print(f"\nresults: {args.out}/results.json")
+    print(f"report:  {args.out}/report.html")
     return 0

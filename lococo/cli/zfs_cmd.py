@@ -70,6 +70,35 @@ def register(sub: Any) -> None:
     ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ev.set_defaults(handler=_evaluate)
 
+    an = zsub.add_parser(
+        "analyze",
+        help="parts F1, TRE ratio, MI heatmaps, parts ratio, pooling studies of a run or backbone",
+        description="Measure locality and compositionality of a pretrained run's frozen encoder "
+        "(or of a torchvision backbone with --backbone) and write results.json's 'analysis' "
+        "section, figures/*.png and report.html.",
+    )
+    an.add_argument(
+        "targets",
+        nargs="*",
+        metavar="RUN [key=value ...]",
+        help="run directory written by `lococo zfs pretrain` (none with --backbone), then "
+        "config overrides, e.g. analysis.pairs=5000",
+    )
+    an.add_argument("--backbone", help="analyse torchvision.models.<NAME> instead of a run")
+    an.add_argument("--weights", help="local state_dict file for --backbone (default: random)")
+    an.add_argument(
+        "--local-layer", default="layer2", help="backbone layer of the local map (default layer2)"
+    )
+    an.add_argument("--global-layer", help="backbone layer pooled into the global vector")
+    an.add_argument("--data", help="dataset root (with --backbone)")
+    an.add_argument("--format", choices=("cub", "awa2", "sun"), help="dataset format")
+    an.add_argument("--out", help="run directory to create (with --backbone)")
+    an.add_argument(
+        "--profile", choices=("quick", "paper"), default="quick", help="with --backbone"
+    )
+    an.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    an.set_defaults(handler=_analyze)
+
 
 def _pretrain(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_zsl
@@ -131,6 +160,38 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    from lococo.cli.tables import print_analysis
+    from lococo.config.loading import parse_overrides
+    from lococo.engine.run_dir import RunDir
+    from lococo.errors import LococoError
+    from lococo.report import render_report
+    from lococo.zfs.analyze import BackboneSpec, analyze, analyze_backbone
+
+    progress = not args.no_progress
+    runs = [t for t in args.targets if "=" not in t]
+    overrides = parse_overrides([t for t in args.targets if "=" in t])
+    if args.backbone is None:
+        if len(runs) != 1:
+            raise LococoError("give one run directory, or --backbone NAME --data DIR --out RUN")
+        run = RunDir(_existing(runs[0]))
+        result = analyze(run, overrides, progress=progress)
+    else:
+        if runs:
+            raise LococoError(f"--backbone analyses a new run in --out; unexpected {runs[0]!r}")
+        if not args.data or not args.out:
+            raise LococoError("--backbone needs --data DIR and --out RUN")
+        overrides["data.path"] = args.data
+        if args.format:
+            overrides["data.format"] = args.format
+        spec = BackboneSpec(args.backbone, args.local_layer, args.global_layer, args.weights)
+        run, result = analyze_backbone(spec, args.out, args.profile, overrides, progress=progress)
+    print_analysis(result)
+    html, _ = render_report(run.path)
+    print(f"\nreport: {html}")
+    return 0
+
+
 def _existing(path: str):
     from pathlib import Path
 
@@ -182,7 +243,11 @@ def _study(args: argparse.Namespace) -> int:
         on_cell=announce,
     )
     print_study(result["summary"])
+    from lococo.report import render_report
+
+    html, _ = render_report(args.out, recursive=True)
     print(f"\nsummary: {args.out}/summary.csv, {args.out}/results.json")
+    print(f"report:  {html}")
     return 0
 
 

@@ -81,6 +81,31 @@ class ZSLConfig:
 
 
 @dataclass
+class AnalysisConfig:
+    """``lococo zfs analyze`` (thesis 4.4.2–4.4.4, 4.5, app. A.3–A.6, A.8).
+
+    Probes and the statistics network train on (at most ``train_images``) trainval images;
+    parts F1, pair statistics and heatmaps use (at most ``test_images``) test images; TRE fits
+    its vectors on trainval and is scored on the unseen test images; the pooling studies train
+    on trainval and score unseen test images. ``0`` means every image.
+    """
+
+    seed: int = 0
+    train_images: int = 4000
+    test_images: int = 2000
+    parts_square: float = 10.0  # side (original pixels) of the square at every worker click
+    probe_epochs: int = 30
+    probe_lr: float = 1e-2
+    critic_dim: int = 256
+    critic_steps: int = 1000
+    critic_lr: float = 1e-3
+    pairs: int = 20000  # image pairs for the parts-ratio correlations (thesis: 20,000)
+    heatmap_images: int = 6  # images B scored against one image A in the heatmap figure
+    tre_steps: int = 400
+    tre_threshold: float | None = None  # None: each attribute's mean over classes
+
+
+@dataclass
 class ZFSConfig:
     """``checkpoint_interval_s``: least seconds between epoch-end checkpoints (0: every epoch);
     the final epoch is always saved, a killed run loses at most that much work."""
@@ -92,4 +117,5 @@ class ZFSConfig:
     method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     zsl: ZSLConfig = field(default_factory=ZSLConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 100})

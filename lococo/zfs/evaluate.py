@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from lococo.config.loading import apply_overrides, from_dict, to_dict
+from lococo.data.zsl import ZSLData
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
@@ -53,7 +54,13 @@ def evaluate(
     """Fit the prototypical network on seen-class features, score unseen classes; store ``zsl``."""
     cfg = load_run_config(run, overrides)
     data = load_zsl_for(cfg.data)
-    encoder = load_encoder(run, cfg)
+    return evaluate_encoder(load_encoder(run, cfg), data, cfg, run, progress=progress)
+
+
+def evaluate_encoder(
+    encoder: Encoder, data: ZSLData, cfg: ZFSConfig, run: RunDir, *, progress: bool = True
+) -> dict[str, Any]:
+    """Zero-shot evaluation of any frozen ``encoder``'s global features; stored as ``zsl``."""
     torch.manual_seed(cfg.seed)
 
     def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:

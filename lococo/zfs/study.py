@@ -25,6 +25,20 @@ from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 METRICS = ("top1", "top1_sample", "seen", "unseen", "harmonic")
+#: Per-cell measures of ``lococo zfs analyze`` carried into the summary (None when absent).
+ANALYSIS_METRICS = (
+    "parts_f1",
+    "tre",
+    "tre_random",
+    "tre_ratio",
+    "parts_ratio_mean",
+    "parts_ratio_corr_attr",
+    "parts_ratio_corr_ssim",
+    "zsl_avg_repr",
+    "zsl_avg_pred",
+    "zsl_small_avg_repr",
+    "zsl_small_avg_pred",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,7 @@ class StudySpec:
     profile: str = "quick"
     config_file: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    analyze: bool = True
 
 
 def parse_list(text: str, choices: Sequence[str] | None = None, what: str = "value") -> list[str]:
@@ -112,7 +127,9 @@ def cell_config(spec: StudySpec, cell: Cell) -> ZFSConfig:
 
 
 def run_cell(spec: StudySpec, cell: Cell, run_path: str, progress: bool = True) -> dict[str, Any]:
-    """Pretrain (resuming if interrupted) and evaluate one cell; finished steps are skipped."""
+    """Pretrain (resuming if interrupted), evaluate and analyse one cell; finished steps are
+    skipped."""
+    from lococo.zfs.analyze import analyze
     from lococo.zfs.evaluate import evaluate, load_run_config
     from lococo.zfs.pretrain import pretrain
 
@@ -123,11 +140,14 @@ def run_cell(spec: StudySpec, cell: Cell, run_path: str, progress: bool = True) 
         pretrain(cfg, run, resume=resume, progress=progress)
     if "zsl" not in run.read_results():
         evaluate(run, progress=progress)
+    if spec.analyze and "analysis" not in run.read_results():
+        analyze(run, progress=progress)
     return run.read_results()
 
 
-def is_done(run: RunDir) -> bool:
-    return "zsl" in run.read_results()
+def is_done(run: RunDir, spec: StudySpec) -> bool:
+    results = run.read_results()
+    return "zsl" in results and (not spec.analyze or "analysis" in results)
 
 
 def run_study(
@@ -144,7 +164,7 @@ def run_study(
     cells = grid(spec)
     for cell in cells:  # fail fast on a bad key before any work
         cell_config(spec, cell)
-    todo = [c for c in cells if not is_done(RunDir(out / "cells" / c.name))]
+    todo = [c for c in cells if not is_done(RunDir(out / "cells" / c.name), spec)]
     if launcher == "local":
         for i, cell in enumerate(todo, 1):
             if on_cell is not None:
@@ -189,7 +209,8 @@ def _run_submitit(
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and sample std over seeds of every metric, per (model, local loss, encoder)."""
+    """Mean and sample std over seeds of every metric, per (model, local loss, encoder);
+    analysis measures average over the seeds that have them (``None`` when none has)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["model"], row["local_loss"], row["encoder"]), []).append(row)
@@ -205,6 +226,11 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [m[metric] for m in members]
             entry[f"{metric}_mean"] = statistics.fmean(values)
             entry[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        for metric in ANALYSIS_METRICS:
+            values = [m[metric] for m in members if m.get(metric) is not None]
+            if values:
+                entry[f"{metric}_mean"] = statistics.fmean(values)
+                entry[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         entry["chance"] = members[0]["chance"]
         summary.append(entry)
     return summary
@@ -227,18 +253,43 @@ def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str
                 "seed": cell.seed,
                 "chance": zsl["chance"],
                 **{m: zsl[m] for m in METRICS},
+                **analysis_row(results.get("analysis")),
             }
         )
     summary = summarize(rows)
     if summary:
+        fields = list(dict.fromkeys(k for row in summary for k in row))
         with atomic_open(out / "summary.csv", "w") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(summary[0]))
+            writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(summary)
+    dataset = str(spec.overrides.get("data.format", "cub"))
+    figures = study_figures(out, rows, summary, dataset) if rows else []
     result = {
         "study": {**asdict(spec), "cells": len(cells)},
         "cells": rows,
         "summary": summary,
+        "figures": figures,
     }
     write_json(out / "results.json", result)
     return result
+
+
+def analysis_row(analysis: dict[str, Any] | None) -> dict[str, Any]:
+    """The summary measures of a cell's ``analysis`` section (``{}`` when not analysed)."""
+    if not analysis:
+        return {}
+    row = {m: analysis.get(m) for m in ANALYSIS_METRICS if not m.startswith("zsl_small")}
+    small = analysis.get("pooling", {}).get("small", {})
+    row["zsl_small_avg_repr"] = small.get("avg_repr")
+    row["zsl_small_avg_pred"] = small.get("avg_pred")
+    return row
+
+
+def study_figures(
+    out: Path, rows: list[dict[str, Any]], summary: list[dict[str, Any]], dataset: str
+) -> list[str]:
+    """Draw the thesis' study figures (figs. 4.2–4.6, A.4, A.5); returns their relative paths."""
+    from lococo.zfs.study_figures import draw_study_figures
+
+    return draw_study_figures(out, rows, summary, dataset)

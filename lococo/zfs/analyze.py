@@ -1,0 +1,472 @@
+"""``lococo zfs analyze``: locality and compositionality of a frozen encoder (thesis 4.4–4.5).
+
+For any :class:`~lococo.nn.encoders.Encoder` (a lococo run's or a wrapped torchvision
+backbone) on a ZSL dataset this measures
+
+* parts F1 of linear probes on the local map (CUB-style part clicks only; 4.4.2, A.6),
+* TRE and TRE ratio of the global features w.r.t. thresholded class attributes (4.4.4, A.8),
+* MI heatmaps of a DV statistics network, the parts ratio and its Pearson correlations with
+  attribute cosine similarity and SSIM over image pairs (4.4.3, 4.5.2, A.3, A.4),
+* zero-shot accuracy from local maps: averaging representations vs predictions, on the maps of
+  small and big receptive field (4.5.3, A.5),
+
+and stores them as the ``analysis`` section of ``results.json`` with figures in ``figures/``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lococo.data.images import crop_size
+from lococo.data.zsl import ZSLData
+from lococo.engine.run_dir import RunDir
+from lococo.io import atomic_open
+from lococo.metrics.compositionality import threshold_attributes, tre_ratio
+from lococo.nn.encoders import Encoder
+from lococo.zfs.config import ZFSConfig
+from lococo.zfs.data import load_zsl_for, zsl_images
+from lococo.zfs.features import extract_feature_maps
+from lococo.zfs.pooling import (
+    pooling_stages,
+    zsl_average_predictions,
+    zsl_average_representations,
+)
+
+HEATMAPS_FILE = "analysis/heatmaps.npz"
+
+
+@dataclass
+class FeatureSet:
+    """Frozen features of some images of a dataset (``indices`` into :class:`ZSLData`)."""
+
+    indices: np.ndarray
+    maps: dict[str, Tensor]
+
+    @property
+    def labels(self) -> Tensor:
+        return self.maps["targets"]
+
+
+def subsample(indices: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """At most ``limit`` of ``indices`` (all when ``limit`` is 0), sorted, chosen by ``seed``."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if limit <= 0 or len(indices) <= limit:
+        return indices
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(indices, size=limit, replace=False))
+
+
+def analyze(
+    run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True
+) -> dict[str, Any]:
+    """Analyse a pretrained run's encoder; writes ``analysis`` and figures into ``run``."""
+    from lococo.zfs.evaluate import load_encoder, load_run_config
+
+    cfg = load_run_config(run, overrides)
+    data = load_zsl_for(cfg.data)
+    backbone = run.read_config().get("meta", {}).get("backbone")
+    if backbone:
+        from lococo.zfs.backbone import torchvision_backbone
+
+        spec = BackboneSpec(**backbone)
+        encoder = torchvision_backbone(
+            spec.name,
+            spec.local_layer,
+            input_size=crop_size(cfg.data.image_size),
+            weights=spec.weights,
+            global_layer=spec.global_layer,
+        )
+        return analyze_encoder(encoder, data, cfg, run, progress=progress, label=spec.name)
+    return analyze_encoder(load_encoder(run, cfg), data, cfg, run, progress=progress)
+
+
+def model_label(cfg: ZFSConfig) -> str:
+    """Display name of a run's model: method (with CMDIM's p) and local loss."""
+    m = cfg.method
+    name = f"{m.name}_p{m.p:g}" if m.name == "cmdim" else m.name
+    return name if m.local_loss == "none" else f"{name}+{m.local_loss}"
+
+
+def analyze_encoder(
+    encoder: Encoder,
+    data: ZSLData,
+    cfg: ZFSConfig,
+    run: RunDir,
+    *,
+    progress: bool = True,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``."""
+    a = cfg.analysis
+    torch.manual_seed(a.seed)
+    encoder = encoder.eval()
+    with torch.no_grad():
+        probe = encoder.features(torch.zeros(1, 3, encoder.input_size, encoder.input_size))
+    small, big = pooling_stages(probe)
+    stages = tuple(dict.fromkeys(("local", "global", small, big)))
+    test_pool = np.concatenate([data.test_seen, data.test_unseen])
+
+    def features(indices: np.ndarray, name: str, keep_images: bool) -> FeatureSet:
+        dataset = zsl_images(data, indices, cfg.data, train=False, progress=progress)
+        maps = extract_feature_maps(
+            encoder, dataset, stages, keep_images=keep_images, progress=progress, desc=name
+        )
+        return FeatureSet(indices, maps)
+
+    train = features(subsample(data.trainval, a.train_images, a.seed), "features (train)", False)
+    test = features(subsample(test_pool, a.test_images, a.seed + 1), "features (test)", True)
+    unseen = _unseen_part(test, data)
+
+    result: dict[str, Any] = {
+        "model": label or model_label(cfg),
+        "encoder": _encoder_facts(encoder, probe, small, big),
+        "images": {"train": len(train.indices), "test": len(test.indices)},
+    }
+    result.update(_tre(data, train, unseen, cfg))
+    masks = _part_masks(encoder, data, cfg, (train, test))
+    result.update(_parts_f1(data, train, test, masks, cfg))
+    locality, heatmaps = _mi_heatmaps(data, train, test, masks, cfg, progress)
+    result.update(locality)
+    result.update(_pooling(data, train, unseen, (small, big), cfg))
+    _save_heatmaps(run, heatmaps)
+    result["figures"] = _figures(run, result, heatmaps)
+    run.write_result("analysis", result)
+    return result
+
+
+def _unseen_part(test: FeatureSet, data: ZSLData) -> FeatureSet:
+    keep = np.isin(test.indices, data.test_unseen)
+    sel = torch.from_numpy(keep)
+    return FeatureSet(test.indices[keep], {k: v[sel] for k, v in test.maps.items()})
+
+
+def _encoder_facts(
+    encoder: Encoder, probe: dict[str, Tensor], small: str, big: str
+) -> dict[str, Any]:
+    from lococo.nn.receptive import encoder_receptive_field
+
+    def rf(stage: str) -> list[float] | None:
+        try:
+            return list(encoder_receptive_field(encoder, stage))
+        except (ValueError, NotImplementedError, KeyError):
+            return None
+
+    return {
+        "input_size": encoder.input_size,
+        "local_shape": list(probe["local"].shape[1:]),
+        "global_dim": int(probe["global"].shape[1]),
+        "receptive_field": rf("local"),
+        "small_stage": small,
+        "big_stage": big,
+    }
+
+
+def _class_attributes(data: ZSLData) -> Tensor:
+    return torch.as_tensor(data.class_attributes, dtype=torch.float32)
+
+
+def _tre(data: ZSLData, train: FeatureSet, unseen: FeatureSet, cfg: ZFSConfig) -> dict[str, Any]:
+    """TRE of unseen test globals, vectors fit on trainval globals (app. A.8)."""
+    a = cfg.analysis
+    binary = threshold_attributes(data.class_attributes_raw, a.tre_threshold).float()
+    fit = (train.maps["global"], binary[train.labels])
+    out = tre_ratio(
+        unseen.maps["global"], binary[unseen.labels], fit=fit, seed=a.seed, steps=a.tre_steps
+    )
+    threshold = "per-attribute mean over classes" if a.tre_threshold is None else a.tre_threshold
+    return {**out, "tre_threshold": threshold}
+
+
+def _part_masks(
+    encoder: Encoder, data: ZSLData, cfg: ZFSConfig, sets: tuple[FeatureSet, ...]
+) -> list[Tensor] | None:
+    """``N×P×H×W`` visible-part masks on the local grid for every set (``None``: no parts)."""
+    from lococo.metrics.parts import click_boxes, part_masks
+    from lococo.nn.receptive import encoder_receptive_field
+
+    if data.parts is None or data.image_sizes is None or not len(data.parts.clicks):
+        return None
+    grid = tuple(sets[0].maps["local"].shape[2:])
+    rf = encoder_receptive_field(encoder, "local")
+    size = cfg.data.image_size
+    masks = []
+    for s in sets:
+        boxes = click_boxes(
+            data.parts.clicks,
+            data.image_sizes,
+            size,
+            crop_size(size),
+            square=cfg.analysis.parts_square,
+            images=s.indices,
+        )
+        masks.append(part_masks(boxes, len(s.indices), len(data.parts.names), grid, rf))
+    return masks
+
+
+def _parts_f1(
+    data: ZSLData,
+    train: FeatureSet,
+    test: FeatureSet,
+    masks: list[Tensor] | None,
+    cfg: ZFSConfig,
+) -> dict[str, Any]:
+    from lococo.metrics.parts import parts_f1
+
+    if masks is None:
+        return {"parts_f1": None, "parts_f1_per_part": None, "parts_note": "no part annotations"}
+    a = cfg.analysis
+    assert data.parts is not None
+    out = parts_f1(
+        train.maps["local"],
+        masks[0],
+        test.maps["local"],
+        masks[1],
+        epochs=a.probe_epochs,
+        lr=a.probe_lr,
+        seed=a.seed,
+        part_names=data.parts.names,
+    )
+    per_part = dict(zip(out["parts"], (_finite(v) for v in out["per_part"]), strict=True))
+    return {
+        "parts_f1": _finite(out["f1"]),
+        "parts_f1_per_part": per_part,
+        "parts_precision": _finite(out["precision"]),
+        "parts_recall": _finite(out["recall"]),
+    }
+
+
+def _mi_heatmaps(
+    data: ZSLData,
+    train: FeatureSet,
+    test: FeatureSet,
+    masks: list[Tensor] | None,
+    cfg: ZFSConfig,
+    progress: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """DV statistics network on trainval, pair statistics and heatmaps on test images."""
+    from lococo.metrics.locality import normalise_scores
+    from lococo.zfs.heatmaps import (
+        correlations,
+        fit_statistics_network,
+        pair_statistics,
+        sample_pairs,
+        score_maps,
+    )
+
+    a = cfg.analysis
+    critic, fit = fit_statistics_network(
+        train.maps["local"],
+        train.maps["global"],
+        embed_dim=a.critic_dim,
+        steps=a.critic_steps,
+        lr=a.critic_lr,
+        seed=a.seed,
+        progress=progress,
+    )
+    out: dict[str, Any] = {"mi_critic": fit}
+    local, global_ = test.maps["local"], test.maps["global"]
+    attrs = _class_attributes(data)[test.labels]
+    if masks is not None:
+        pairs = sample_pairs(len(test.indices), a.pairs, seed=a.seed)
+        stats = pair_statistics(
+            critic, global_, local, test.maps["images"], attrs, masks[1].any(1), pairs
+        )
+        out.update(
+            {k: v if isinstance(v, int) else _finite(v) for k, v in correlations(stats).items()}
+        )
+        heat_pairs = {k: v.numpy() for k, v in stats.items()}
+    else:
+        out["parts_note"] = "no part annotations"
+        for key in ("parts_ratio_mean", "parts_ratio_corr_attr", "parts_ratio_corr_ssim"):
+            out[key] = None
+        heat_pairs = {}
+    a_idx, b_idx = heatmap_pairs(test.labels, a.heatmap_images, a.seed)
+    with torch.no_grad():
+        maps = normalise_scores(score_maps(critic, global_[a_idx], local[b_idx]))
+    images = test.maps["images"]
+    heat = {
+        "index_a": test.indices[a_idx.numpy()],
+        "index_b": test.indices[b_idx.numpy()],
+        "images_a": images[a_idx].numpy(),
+        "images_b": images[b_idx].numpy(),
+        "maps": maps.numpy(),
+        "class_names_b": np.array([data.class_names[int(c)] for c in test.labels[b_idx]]),
+        "pair_stats": heat_pairs,
+    }
+    return out, heat
+
+
+def heatmap_pairs(labels: Tensor, count: int, seed: int) -> tuple[Tensor, Tensor]:
+    """One image A and ``count`` images B of distinct classes, the first of A's class (4.4)."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=g)
+    a = int(order[0])
+    chosen: list[int] = []
+    same = [int(i) for i in order[1:] if labels[i] == labels[a]]
+    if same:
+        chosen.append(same[0])
+    classes = {int(labels[a])}
+    for i in order[1:].tolist():
+        if len(chosen) >= count:
+            break
+        if int(labels[i]) not in classes:
+            classes.add(int(labels[i]))
+            chosen.append(i)
+    b = torch.tensor(chosen[:count], dtype=torch.long)
+    return torch.full_like(b, a), b
+
+
+def _pooling(
+    data: ZSLData,
+    train: FeatureSet,
+    unseen: FeatureSet,
+    stages: tuple[str, str],
+    cfg: ZFSConfig,
+) -> dict[str, Any]:
+    """ZSL from the small / big receptive-field maps, averaging representations vs predictions."""
+    attrs = _class_attributes(data)
+    seen = torch.as_tensor(data.seen_classes, dtype=torch.long)
+    unseen_classes = torch.as_tensor(data.unseen_classes, dtype=torch.long)
+    out: dict[str, Any] = {}
+    for size, stage in zip(("small", "big"), stages, strict=True):
+        args = (
+            train.maps[stage],
+            train.labels,
+            unseen.maps[stage],
+            unseen.labels,
+            attrs,
+            seen,
+            unseen_classes,
+            cfg.zsl,
+            cfg.analysis.seed,
+        )
+        out[size] = {
+            "stage": stage,
+            "shape": list(train.maps[stage].shape[1:]),
+            "avg_repr": zsl_average_representations(*args),
+            "avg_pred": zsl_average_predictions(*args),
+        }
+    return {
+        "zsl_avg_repr": out["big"]["avg_repr"],
+        "zsl_avg_pred": out["big"]["avg_pred"],
+        "pooling": out,
+    }
+
+
+def _save_heatmaps(run: RunDir, heat: dict[str, Any]) -> None:
+    arrays = {k: v for k, v in heat.items() if k != "pair_stats"}
+    arrays.update({f"pair_{k}": v for k, v in heat["pair_stats"].items()})
+    path = run.path / HEATMAPS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def load_heatmaps(run_path: Any) -> dict[str, np.ndarray]:
+    """The heatmap arrays saved by :func:`analyze_encoder` for a run directory."""
+    with np.load(RunDir(run_path).path / HEATMAPS_FILE) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _figures(run: RunDir, result: dict[str, Any], heat: dict[str, Any]) -> list[str]:
+    from lococo.viz.common import save_figure
+    from lococo.viz.zfs import heatmap_pairs as heatmap_figure
+    from lococo.viz.zfs import paired_bars, per_part_bars, similarity_scatter
+
+    figures = run.path / "figures"
+    written = []
+
+    def save(fig: Any, name: str) -> None:
+        save_figure(fig, figures / name)
+        written.append(f"figures/{name}")
+
+    titles = [str(c) for c in heat["class_names_b"]]
+    save(
+        heatmap_figure(
+            torch.from_numpy(heat["images_a"]),
+            torch.from_numpy(heat["images_b"]),
+            torch.from_numpy(heat["maps"]),
+            titles=titles,
+        ),
+        "heatmaps.png",
+    )
+    if result.get("parts_f1_per_part"):
+        per_part = result["parts_f1_per_part"]
+        values = [math.nan if v is None else v for v in per_part.values()]
+        save(per_part_bars(list(per_part), values), "parts_f1.png")
+    stats = heat["pair_stats"]
+    if stats:
+        model = result.get("model", "encoder")
+        save(
+            similarity_scatter(stats["parts_ratio"], stats["attr_sim"], stats["ssim"], model),
+            "parts_ratio_similarity.png",
+        )
+    pooling = result["pooling"]
+    sizes = [f"{k} RF ({v['stage']})" for k, v in pooling.items()]
+    save(
+        paired_bars(
+            sizes,
+            [v["avg_repr"] for v in pooling.values()],
+            [v["avg_pred"] for v in pooling.values()],
+        ),
+        "pooling.png",
+    )
+    return written
+
+
+def _finite(value: Any) -> float | None:
+    """JSON-safe float: NaN/inf become ``None``."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A torchvision backbone to analyse: model name, layers, optional local weights."""
+
+    name: str
+    local_layer: str = "layer2"
+    global_layer: str | None = None
+    weights: str | None = None
+
+
+def analyze_backbone(
+    spec: BackboneSpec,
+    out: Any,
+    profile: str,
+    overrides: dict[str, Any],
+    *,
+    progress: bool = True,
+) -> tuple[RunDir, dict[str, Any]]:
+    """Zero-shot evaluation and analysis of a torchvision backbone in a fresh run directory."""
+    from dataclasses import asdict
+
+    from lococo.config.loading import load_config, to_dict
+    from lococo.data.images import crop_size
+    from lococo.engine.run_dir import open_run, run_metadata
+    from lococo.zfs.backbone import torchvision_backbone
+    from lococo.zfs.evaluate import evaluate_encoder
+
+    cfg = load_config(ZFSConfig, system="zfs", profile=profile, overrides=overrides)
+    data = load_zsl_for(cfg.data)
+    encoder = torchvision_backbone(
+        spec.name,
+        spec.local_layer,
+        input_size=crop_size(cfg.data.image_size),
+        weights=spec.weights,
+        global_layer=spec.global_layer,
+    )
+    run = open_run(out, resume=False)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config({**to_dict(cfg), "meta": {**run_metadata(), "backbone": asdict(spec)}})
+    run.write_result("backbone", {**asdict(spec), "weights_loaded": spec.weights is not None})
+    evaluate_encoder(encoder, data, cfg, run, progress=progress)
+    return run, analyze_encoder(encoder, data, cfg, run, progress=progress, label=spec.name)

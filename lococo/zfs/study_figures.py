@@ -1,0 +1,167 @@
+"""The study figures of thesis ch. 4 from a study's rows and summary (figs. 4.2–4.6, A.4, A.5)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+Row = dict[str, Any]
+
+
+def label(row: Row) -> str:
+    """``model`` or ``model+loss`` (and ``/encoder`` when not the basic one)."""
+    name = row["model"] if row["local_loss"] == "none" else f"{row['model']}+{row['local_loss']}"
+    return name if row.get("encoder", "basic") == "basic" else f"{name}/{row['encoder']}"
+
+
+def _value(row: Row, metric: str) -> float:
+    value = row.get(f"{metric}_mean")
+    return math.nan if value is None else float(value)
+
+
+def _has(rows: Sequence[Row], metric: str) -> list[Row]:
+    return [r for r in rows if math.isfinite(_value(r, metric))]
+
+
+def draw_study_figures(
+    out: Path, rows: list[Row], summary: list[Row], dataset: str = "cub"
+) -> list[str]:
+    """Write every figure the study's measures allow into ``out/figures``; return their paths."""
+    from lococo.viz.common import save_figure
+
+    drawers: dict[str, Callable[[], Any]] = {
+        "parts_f1_vs_zsl.png": lambda: _scatter(summary, "parts_f1", "parts F1 (fig. 4.2)"),
+        "tre_ratio_vs_zsl.png": lambda: _scatter(
+            summary, "tre_ratio", "TRE ratio (fig. 4.5)", dataset=dataset
+        ),
+        "local_loss_gain.png": lambda: _local_loss_gain(summary),
+        "avg_repr_vs_avg_pred.png": lambda: _paired(
+            summary,
+            "zsl_avg_repr",
+            "zsl_avg_pred",
+            ("average representations", "average predictions"),
+        ),
+        "receptive_field.png": lambda: _paired(
+            summary, "zsl_small_avg_repr", "zsl_avg_repr", ("small RF", "big RF")
+        ),
+        "parts_ratio_correlations.png": lambda: _correlations(summary),
+        "heatmap_grid.png": lambda: _heatmap_grid(out, rows),
+    }
+    written = []
+    for name, draw in drawers.items():
+        fig = draw()
+        if fig is not None:
+            save_figure(fig, out / "figures" / name)
+            written.append(f"figures/{name}")
+    return written
+
+
+def _scatter(summary: list[Row], metric: str, xlabel: str, dataset: str | None = None) -> Any:
+    from lococo.viz.zfs import scatter_with_r
+
+    rows = _has(summary, metric)
+    if len(rows) < 2:
+        return None
+    groups = [dataset] * len(rows) if dataset else [r["local_loss"] for r in rows]
+    return scatter_with_r(
+        [_value(r, metric) for r in rows],
+        [_value(r, "top1") for r in rows],
+        labels=[label(r) for r in rows],
+        groups=groups,
+        xlabel=xlabel,
+        ylabel="ZSL top-1 (unseen classes)",
+        title=f"{xlabel.split(' (')[0]} vs zero-shot accuracy",
+        facet=dataset is not None,
+    )
+
+
+def _local_loss_gain(summary: list[Row]) -> Any:
+    """Fig. 4.3: relative top-1 gain of each local loss over the same model without it."""
+    from lococo.viz.zfs import relative_gain
+
+    plain = {(r["model"], r["encoder"]): r for r in summary if r["local_loss"] == "none"}
+    extra = {
+        (r["model"], r["encoder"], r["local_loss"]): _value(r, "top1")
+        for r in summary
+        if r["local_loss"] != "none" and (r["model"], r["encoder"]) in plain
+    }
+    if not extra:
+        return None
+    keys = sorted({(m, e) for m, e, _ in extra})
+    losses = sorted({loss for _, _, loss in extra})
+    gains = {
+        loss: [
+            _gain(extra.get((m, e, loss), math.nan), _value(plain[m, e], "top1")) for m, e in keys
+        ]
+        for loss in losses
+    }
+    return relative_gain([label(plain[k]) for k in keys], gains)
+
+
+def _gain(value: float, base: float) -> float:
+    return value / base - 1.0 if base > 0 else math.nan
+
+
+def _paired(summary: list[Row], a: str, b: str, names: tuple[str, str]) -> Any:
+    from lococo.viz.zfs import paired_bars
+
+    rows = [r for r in _has(summary, a) if math.isfinite(_value(r, b))]
+    if not rows:
+        return None
+    return paired_bars(
+        [label(r) for r in rows],
+        [_value(r, a) for r in rows],
+        [_value(r, b) for r in rows],
+        labels=names,
+        chance=rows[0].get("chance"),
+        errors_a=[r.get(f"{a}_std", 0.0) for r in rows],
+        errors_b=[r.get(f"{b}_std", 0.0) for r in rows],
+    )
+
+
+def _correlations(summary: list[Row]) -> Any:
+    from lococo.viz.zfs import correlation_bars
+
+    rows = _has(summary, "parts_ratio_corr_attr")
+    if not rows:
+        return None
+    return correlation_bars(
+        [label(r) for r in rows],
+        [_value(r, "parts_ratio_corr_attr") for r in rows],
+        [_value(r, "parts_ratio_corr_ssim") for r in rows],
+    )
+
+
+def _heatmap_grid(out: Path, rows: list[Row]) -> Any:
+    """Fig. 4.4: the same image pairs scored by every model (plain local loss, first seed)."""
+    from lococo.viz.zfs import heatmap_grid
+    from lococo.zfs.analyze import HEATMAPS_FILE, load_heatmaps
+
+    first_seed = min(r["seed"] for r in rows)
+    chosen = [r for r in rows if r["seed"] == first_seed and r["local_loss"] == "none"] or [
+        r for r in rows if r["seed"] == first_seed
+    ]
+    maps: dict[str, torch.Tensor] = {}
+    reference: dict[str, np.ndarray] | None = None
+    for row in chosen:
+        path = out / "cells" / row["cell"]
+        if not (path / HEATMAPS_FILE).exists():
+            continue
+        heat = load_heatmaps(path)
+        if reference is None:
+            reference = heat
+        same = np.array_equal(heat["index_a"], reference["index_a"]) and np.array_equal(
+            heat["index_b"], reference["index_b"]
+        )
+        if same:
+            maps[label(row)] = torch.from_numpy(heat["maps"])
+    if reference is None or not maps:
+        return None
+    return heatmap_grid(
+        torch.from_numpy(reference["images_a"]), torch.from_numpy(reference["images_b"]), maps
+    )

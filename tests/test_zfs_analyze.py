@@ -1,0 +1,111 @@
+"""``lococo zfs analyze`` end to end: a trained run and a torchvision backbone."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from lococo.cli.main import main
+from lococo.data.synth_zsl import synth_zsl
+
+SMALL = [
+    "analysis.critic_steps=30",
+    "analysis.pairs=200",
+    "analysis.probe_epochs=5",
+    "analysis.tre_steps=50",
+    "zsl.epochs=5",
+]
+REQUIRED = (
+    "parts_f1",
+    "tre",
+    "tre_random",
+    "tre_ratio",
+    "parts_ratio_corr_attr",
+    "parts_ratio_corr_ssim",
+    "zsl_avg_repr",
+    "zsl_avg_pred",
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("zsl")
+    synth_zsl(
+        root, seed=4, classes=12, unseen=4, images_per_class=10, image_size=32, progress=False
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "fc"
+    args = ["zfs", "pretrain", "--data", str(data), "--method", "fc", "--out", str(out)]
+    quick = ["--profile", "quick", "--no-progress", "data.image_size=32", "trainer.max_epochs=1"]
+    assert main([*args, *quick, "data.batch_size=16"]) == 0
+    return out
+
+
+def _check_analysis(analysis: dict, run: Path) -> None:
+    for key in REQUIRED:
+        assert key in analysis, key
+    assert 0.0 <= analysis["parts_f1"] <= 1.0
+    assert len(analysis["parts_f1_per_part"]) == 15
+    assert analysis["tre_ratio"] == pytest.approx(analysis["tre"] / analysis["tre_random"])
+    for key in ("parts_ratio_corr_attr", "parts_ratio_corr_ssim"):
+        assert analysis[key] is None or -1.0 <= analysis[key] <= 1.0
+    assert 0.0 < analysis["parts_ratio_mean"] <= 1.0  # 1: fields wider than the image
+    for key in ("zsl_avg_repr", "zsl_avg_pred"):
+        assert 0.0 <= analysis[key] <= 1.0
+    assert set(analysis["pooling"]) == {"small", "big"}
+    for figure in analysis["figures"]:
+        with Image.open(run / figure) as img:
+            assert img.size[0] > 100
+    assert "figures/heatmaps.png" in analysis["figures"]
+
+
+def test_analyze_a_trained_run_writes_measures_figures_and_report(run, capsys):
+    assert main(["zfs", "analyze", str(run), "--no-progress", *SMALL]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert {"pretrain", "analysis"} <= set(results)
+    _check_analysis(results["analysis"], run)
+    assert math.isfinite(results["analysis"]["mi_critic"]["dv_bound"])
+    html = (run / "report.html").read_text()
+    assert "data:image/png;base64," in html
+    assert "TRE ratio" in capsys.readouterr().out
+
+
+def test_analyze_a_torchvision_backbone_with_local_weights(data, tmp_path, capsys):
+    import torchvision
+
+    weights = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    out = tmp_path / "resnet"
+    args = ["zfs", "analyze", "--backbone", "resnet18", "--weights", str(weights)]
+    args += ["--data", str(data), "--out", str(out), "--no-progress", "data.image_size=32"]
+    assert main([*args, *SMALL]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["backbone"]["weights_loaded"] is True
+    assert results["zsl"]["chance"] == pytest.approx(0.25)
+    _check_analysis(results["analysis"], out)
+    assert results["analysis"]["encoder"]["local_shape"][0] == 128  # resnet18 layer2
+
+
+def test_bad_backbone_weights_fail_cleanly(data, tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    out = tmp_path / "never"
+    args = ["zfs", "analyze", "--backbone", "resnet18", "--weights", str(bad)]
+    assert main([*args, "--data", str(data), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.pth" in err and "cannot read weights" in err
+    assert not out.exists()
+
+
+def test_analyze_refuses_a_directory_without_a_run(tmp_path, capsys):
+    assert main(["zfs", "analyze", str(tmp_path), "--no-progress"]) == 1
+    assert "config.yaml" in capsys.readouterr().err
