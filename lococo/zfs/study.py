@@ -141,7 +141,9 @@ def run_cell(spec: StudySpec, cell: Cell, run_path: str, progress: bool = True) 
     if "zsl" not in run.read_results():
         evaluate(run, progress=progress)
     if spec.analyze and "analysis" not in run.read_results():
-        analyze(run, progress=progress)
+        # analysis.* keys of the study apply to cells pretrained before they were set, too
+        analysis = {k: v for k, v in spec.overrides.items() if k.startswith("analysis.")}
+        analyze(run, analysis, progress=progress)
     return run.read_results()
 
 
