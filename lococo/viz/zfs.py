@@ -93,8 +93,8 @@ def heatmap_pairs(
     fig, axes = new_figure(n, 3, figsize=(8.0, 2.6 * n + 0.4))
     for i in range(n):
         _show_image(axes[i, 0], a[i], "A (global)")
-        _overlay(axes[i, 1], b[i], heat[i], f"{titles[i]}: heatmap over B")
-        image = _absolute(axes[i, 2], heat[i], "|heatmap|")
+        _overlay(axes[i, 1], b[i], heat[i], f"B: {titles[i]}")
+        image = _absolute(axes[i, 2], heat[i], "heatmap over B")
         fig.colorbar(image, ax=axes[i, 2], shrink=0.85)
     fig.suptitle("Mutual-information heatmaps (yellow = high)")
     return fig

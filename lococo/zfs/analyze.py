@@ -353,6 +353,7 @@ def _pooling(
             "avg_pred": zsl_average_predictions(*args),
         }
     return {
+        "zsl_chance": 1.0 / len(unseen_classes),
         "zsl_avg_repr": out["big"]["avg_repr"],
         "zsl_avg_pred": out["big"]["avg_pred"],
         "pooling": out,
@@ -386,7 +387,7 @@ def _figures(run: RunDir, result: dict[str, Any], heat: dict[str, Any]) -> list[
         save_figure(fig, figures / name)
         written.append(f"figures/{name}")
 
-    titles = [str(c) for c in heat["class_names_b"]]
+    titles = [short_class_name(str(c)) for c in heat["class_names_b"]]
     save(
         heatmap_figure(
             torch.from_numpy(heat["images_a"]),
@@ -414,10 +415,19 @@ def _figures(run: RunDir, result: dict[str, Any], heat: dict[str, Any]) -> list[
             sizes,
             [v["avg_repr"] for v in pooling.values()],
             [v["avg_pred"] for v in pooling.values()],
+            chance=result["zsl_chance"],
         ),
         "pooling.png",
     )
     return written
+
+
+def short_class_name(name: str, width: int = 28) -> str:
+    """``"017.Cardinal_bird"`` → ``"Cardinal bird"``, wrapped onto lines of ``width``."""
+    import textwrap
+
+    text = name.split(".", 1)[-1].replace("_", " ")
+    return "\n".join(textwrap.wrap(text, width)[:3])
 
 
 def _finite(value: Any) -> float | None:

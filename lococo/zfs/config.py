@@ -95,7 +95,7 @@ class AnalysisConfig:
     test_images: int = 2000
     parts_square: float = 10.0  # side (original pixels) of the square at every worker click
     probe_epochs: int = 30
-    probe_lr: float = 1e-2
+    probe_lr: float = 5e-2
     critic_dim: int = 256
     critic_steps: int = 1000
     critic_lr: float = 1e-3
