@@ -72,16 +72,8 @@ def analyze(
     data = load_zsl_for(cfg.data)
     backbone = run.read_config().get("meta", {}).get("backbone")
     if backbone:
-        from lococo.zfs.backbone import torchvision_backbone
-
         spec = BackboneSpec(**backbone)
-        encoder = torchvision_backbone(
-            spec.name,
-            spec.local_layer,
-            input_size=crop_size(cfg.data.image_size),
-            weights=spec.weights,
-            global_layer=spec.global_layer,
-        )
+        encoder = spec.build(cfg.data.image_size)
         return analyze_encoder(encoder, data, cfg, run, progress=progress, label=spec.name)
     return analyze_encoder(load_encoder(run, cfg), data, cfg, run, progress=progress)
 
@@ -105,9 +97,10 @@ def analyze_encoder(
     """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``."""
     a = cfg.analysis
     torch.manual_seed(a.seed)
-    encoder = encoder.eval()
+    encoder = encoder.eval().to(_device(cfg))  # features on the GPU when there is one
     with torch.no_grad():
-        probe = encoder.features(torch.zeros(1, 3, encoder.input_size, encoder.input_size))
+        zeros = torch.zeros(1, 3, encoder.input_size, encoder.input_size)
+        probe = {k: v.cpu() for k, v in encoder.features(zeros.to(_device(cfg))).items()}
     small, big = pooling_stages(probe)
     stages = tuple(dict.fromkeys(("local", "global", small, big)))
     test_pool = np.concatenate([data.test_seen, data.test_unseen])
@@ -138,6 +131,11 @@ def analyze_encoder(
     result["figures"] = _figures(run, result, heatmaps)
     run.write_result("analysis", result)
     return result
+
+
+def _device(cfg: ZFSConfig) -> torch.device:
+    wants_gpu = str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda")
+    return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
 
 
 def _unseen_part(test: FeatureSet, data: ZSLData) -> FeatureSet:
@@ -447,6 +445,18 @@ class BackboneSpec:
     global_layer: str | None = None
     weights: str | None = None
 
+    def build(self, image_size: int) -> Encoder:
+        """The wrapped backbone for images resized to ``image_size`` (centre-cropped)."""
+        from lococo.zfs.backbone import torchvision_backbone
+
+        return torchvision_backbone(
+            self.name,
+            self.local_layer,
+            input_size=crop_size(image_size),
+            weights=self.weights,
+            global_layer=self.global_layer,
+        )
+
 
 def analyze_backbone(
     spec: BackboneSpec,
@@ -460,20 +470,12 @@ def analyze_backbone(
     from dataclasses import asdict
 
     from lococo.config.loading import load_config, to_dict
-    from lococo.data.images import crop_size
     from lococo.engine.run_dir import open_run, run_metadata
-    from lococo.zfs.backbone import torchvision_backbone
     from lococo.zfs.evaluate import evaluate_encoder
 
     cfg = load_config(ZFSConfig, system="zfs", profile=profile, overrides=overrides)
     data = load_zsl_for(cfg.data)
-    encoder = torchvision_backbone(
-        spec.name,
-        spec.local_layer,
-        input_size=crop_size(cfg.data.image_size),
-        weights=spec.weights,
-        global_layer=spec.global_layer,
-    )
+    encoder = spec.build(cfg.data.image_size)
     run = open_run(out, resume=False)
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_config({**to_dict(cfg), "meta": {**run_metadata(), "backbone": asdict(spec)}})
