@@ -118,3 +118,37 @@ def test_submitit_launcher_runs_cells_as_jobs(data, tmp_path):
     result = study.run_study(spec, tmp_path / "s", launcher="submitit-local", progress=False)
     assert len(result["cells"]) == 1
     assert list((tmp_path / "s" / "jobs").iterdir())  # submitit's job folder with logs
+
+
+def test_compare_studies_draws_one_tre_panel_per_dataset(tmp_path, capsys):
+    from lococo.io import write_json
+
+    def study(name: str, fmt: str, slope: float) -> str:
+        rows = [
+            {
+                "model": f"m{i}",
+                "local_loss": "none",
+                "encoder": "basic",
+                "seeds": 1,
+                "top1_mean": 0.5 - slope * i / 10,
+                "tre_ratio_mean": 0.7 + i / 20,
+                "zsl_avg_repr_mean": 0.3,
+                "zsl_avg_pred_mean": 0.2,
+            }
+            for i in range(4)
+        ]
+        write_json(
+            tmp_path / name / "results.json",
+            {"study": {"overrides": {"data.format": fmt}}, "summary": rows},
+        )
+        return str(tmp_path / name)
+
+    out = tmp_path / "cmp"
+    args = ["zfs", "compare", study("a", "cub", 1.0), study("b", "sun", 0.5), "--out", str(out)]
+    assert main(args) == 0
+    rows = json.loads((out / "summary.json").read_text())
+    assert {r["dataset"] for r in rows} == {"cub", "sun"}
+    assert (out / "figures" / "tre_ratio_vs_zsl.png").stat().st_size > 0
+    assert (out / "figures" / "avg_repr_vs_avg_pred.png").stat().st_size > 0
+    assert main(["zfs", "compare", str(tmp_path / "nothing"), "--out", str(out)]) == 1
+    assert "results.json: missing" in capsys.readouterr().err

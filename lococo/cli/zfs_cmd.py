@@ -99,6 +99,14 @@ def register(sub: Any) -> None:
     an.add_argument("--no-progress", action="store_true", help="hide progress bars")
     an.set_defaults(handler=_analyze)
 
+    cmp_ = zsub.add_parser(
+        "compare",
+        help="figs. 4.5/4.6 across datasets from several studies (one study per dataset)",
+    )
+    cmp_.add_argument("studies", nargs="+", metavar="STUDY", help="study directories")
+    cmp_.add_argument("--out", required=True, help="directory for the figures and summary.json")
+    cmp_.set_defaults(handler=_compare)
+
 
 def _pretrain(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_zsl
@@ -189,6 +197,18 @@ def _analyze(args: argparse.Namespace) -> int:
     print_analysis(result)
     html, _ = render_report(run.path)
     print(f"\nreport: {html}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lococo.zfs.study_figures import compare_studies
+
+    out = Path(args.out)
+    for figure in compare_studies([Path(s) for s in args.studies], out):
+        print(f"figure: {out / figure}")
+    print(f"summary: {out / 'summary.json'}")
     return 0
 
 

@@ -165,3 +165,64 @@ def _heatmap_grid(out: Path, rows: list[Row]) -> Any:
     return heatmap_grid(
         torch.from_numpy(reference["images_a"]), torch.from_numpy(reference["images_b"]), maps
     )
+
+
+def study_dataset(results: dict[str, Any], fallback: str) -> str:
+    """Dataset label of a study: its ``data.format`` override (``cub`` by default) and, to
+    tell apart studies of one format, ``fallback`` (e.g. the study directory's name)."""
+    overrides = results.get("study", {}).get("overrides", {})
+    return str(overrides.get("data.format", "cub")) + (f" ({fallback})" if fallback else "")
+
+
+def compare_studies(studies: Sequence[Path], out: Path) -> list[str]:
+    """Figs. 4.5 and 4.6 across datasets: one panel / group per study; returns figure paths.
+
+    Each study's ``results.json`` summary is read; studies of the same format are labelled
+    by their directory names. ``out/summary.json`` holds the combined rows.
+    """
+    from lococo.errors import LococoError
+    from lococo.io import read_json, write_json
+    from lococo.viz.common import save_figure
+    from lococo.viz.zfs import paired_bars, scatter_with_r
+
+    loaded = []
+    for study in studies:
+        path = Path(study) / "results.json"
+        if not path.exists():
+            raise LococoError(f"{path}: missing; not a study directory")
+        results = read_json(path)
+        if "summary" not in results:
+            raise LococoError(f"{path}: not a study's results (no 'summary')")
+        loaded.append((Path(study), results))
+    formats = [study_dataset(r, "") for _, r in loaded]
+    rows: list[Row] = []
+    for (study, results), fmt in zip(loaded, formats, strict=True):
+        name = study_dataset(results, study.name if formats.count(fmt) > 1 else "")
+        rows += [{**row, "dataset": name} for row in results["summary"]]
+    write_json(out / "summary.json", rows)
+    written = []
+    tre = _has(rows, "tre_ratio")
+    if tre:
+        fig = scatter_with_r(
+            [_value(r, "tre_ratio") for r in tre],
+            [_value(r, "top1") for r in tre],
+            labels=[label(r) for r in tre],
+            groups=[r["dataset"] for r in tre],
+            xlabel="TRE ratio (fig. 4.5)",
+            ylabel="ZSL top-1 (unseen classes)",
+            title="TRE ratio vs zero-shot accuracy per dataset",
+            facet=True,
+        )
+        save_figure(fig, out / "figures" / "tre_ratio_vs_zsl.png")
+        written.append("figures/tre_ratio_vs_zsl.png")
+    pooled = [r for r in _has(rows, "zsl_avg_repr") if math.isfinite(_value(r, "zsl_avg_pred"))]
+    if pooled:
+        fig = paired_bars(
+            [f"{label(r)} [{r['dataset']}]" for r in pooled],
+            [_value(r, "zsl_avg_repr") for r in pooled],
+            [_value(r, "zsl_avg_pred") for r in pooled],
+            labels=("average representations", "average predictions"),
+        )
+        save_figure(fig, out / "figures" / "avg_repr_vs_avg_pred.png")
+        written.append("figures/avg_repr_vs_avg_pred.png")
+    return written
