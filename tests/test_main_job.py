@@ -19,7 +19,7 @@ def test_main_job_fc_transfers_and_resumes(tmp_path, capsys):
     assert "zero-shot top-1" in capsys.readouterr().out
     assert row["parts_f1_mean"] is not None and row["tre_ratio_mean"] > 0
     html = (out / "report.html").read_text()
-    assert "data:image/png;base64," in html and "TRE" in html
+    assert "data:image/png;base64," in html and "tre_ratio" in html
     assert (out / "zfs" / "cells" / "fc-none-basic-s0" / "report.html").exists()
     # a second invocation finds everything finished and only re-prints the table
     assert main(["run", "--out", str(out), "--methods", "fc", "--no-progress"]) == 0
