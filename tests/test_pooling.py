@@ -7,6 +7,7 @@ import torch
 from lococo.nn.encoders import build_encoder
 from lococo.zfs.config import ZSLConfig
 from lococo.zfs.pooling import (
+    MapTask,
     pooling_stages,
     positions_as_samples,
     zsl_average_predictions,
@@ -47,17 +48,17 @@ def test_positions_as_samples_keeps_each_position_with_its_label() -> None:
 
 def test_both_poolings_beat_chance_on_local_attribute_codes() -> None:
     (train, train_y), (test, test_y), attrs, seen, unseen = _task(signal=1.0)
-    args = (train, train_y, test, test_y, attrs, seen, unseen, SETTINGS)
+    task = MapTask(train, train_y, test, test_y, attrs, seen, unseen)
     chance = 1 / len(unseen)
-    assert zsl_average_representations(*args) > 2 * chance
-    assert zsl_average_predictions(*args) > 2 * chance
+    assert zsl_average_representations(task, SETTINGS) > 2 * chance
+    assert zsl_average_predictions(task, SETTINGS) > 2 * chance
 
 
 def test_noise_maps_stay_near_chance() -> None:
     (train, train_y), (test, test_y), attrs, seen, unseen = _task(signal=0.0)
-    args = (train, train_y, test, test_y, attrs, seen, unseen, SETTINGS)
-    assert zsl_average_representations(*args) < 0.55
-    assert zsl_average_predictions(*args) < 0.55
+    task = MapTask(train, train_y, test, test_y, attrs, seen, unseen)
+    assert zsl_average_representations(task, SETTINGS) < 0.55
+    assert zsl_average_predictions(task, SETTINGS) < 0.55
 
 
 def test_pooling_stages_of_lococo_and_torchvision_encoders() -> None:

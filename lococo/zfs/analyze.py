@@ -33,6 +33,7 @@ from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for, zsl_images
 from lococo.zfs.features import extract_feature_maps
 from lococo.zfs.pooling import (
+    MapTask,
     pooling_stages,
     zsl_average_predictions,
     zsl_average_representations,
@@ -333,7 +334,7 @@ def _pooling(
     unseen_classes = torch.as_tensor(data.unseen_classes, dtype=torch.long)
     out: dict[str, Any] = {}
     for size, stage in zip(("small", "big"), stages, strict=True):
-        args = (
+        task = MapTask(
             train.maps[stage],
             train.labels,
             unseen.maps[stage],
@@ -341,14 +342,12 @@ def _pooling(
             attrs,
             seen,
             unseen_classes,
-            cfg.zsl,
-            cfg.analysis.seed,
         )
         out[size] = {
             "stage": stage,
             "shape": list(train.maps[stage].shape[1:]),
-            "avg_repr": zsl_average_representations(*args),
-            "avg_pred": zsl_average_predictions(*args),
+            "avg_repr": zsl_average_representations(task, cfg.zsl, cfg.analysis.seed),
+            "avg_pred": zsl_average_predictions(task, cfg.zsl, cfg.analysis.seed),
         }
     return {
         "zsl_chance": 1.0 / len(unseen_classes),

@@ -16,6 +16,7 @@ runs ``epochs / (H·W)`` epochs (at least one) over ``H·W`` times more samples.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -25,6 +26,7 @@ from lococo.zfs.config import ZSLConfig
 from lococo.zfs.protonet import fit_protonet
 
 __all__ = [
+    "MapTask",
     "pooling_stages",
     "positions_as_samples",
     "zsl_average_predictions",
@@ -38,55 +40,43 @@ def positions_as_samples(maps: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     return maps.permute(0, 2, 3, 1).reshape(n * h * w, c), labels.repeat_interleave(h * w)
 
 
-def zsl_average_representations(
-    train_maps: Tensor,
-    train_labels: Tensor,
-    test_maps: Tensor,
-    test_labels: Tensor,
-    class_attributes: Tensor,
-    seen: Tensor,
-    unseen: Tensor,
-    settings: ZSLConfig,
-    seed: int = 0,
-) -> float:
+@dataclass(frozen=True)
+class MapTask:
+    """A zero-shot task on local maps: seen-class training maps, unseen-class test maps."""
+
+    train_maps: Tensor
+    train_labels: Tensor
+    test_maps: Tensor
+    test_labels: Tensor
+    class_attributes: Tensor
+    seen: Tensor
+    unseen: Tensor
+
+
+def zsl_average_representations(task: MapTask, settings: ZSLConfig, seed: int = 0) -> float:
     """Top-1 per-class ZSL accuracy of position-averaged maps (unseen test images)."""
+    t = task
     net = fit_protonet(
-        train_maps.mean((2, 3)), train_labels, class_attributes, seen, settings, seed
+        t.train_maps.mean((2, 3)), t.train_labels, t.class_attributes, t.seen, settings, seed
     )
     with torch.no_grad():
-        logits = net(test_maps.mean((2, 3)), class_attributes[unseen])
-    return per_class_accuracy(unseen[logits.argmax(1)], test_labels)
+        logits = net(t.test_maps.mean((2, 3)), t.class_attributes[t.unseen])
+    return per_class_accuracy(t.unseen[logits.argmax(1)], t.test_labels)
 
 
-def zsl_average_predictions(
-    train_maps: Tensor,
-    train_labels: Tensor,
-    test_maps: Tensor,
-    test_labels: Tensor,
-    class_attributes: Tensor,
-    seen: Tensor,
-    unseen: Tensor,
-    settings: ZSLConfig,
-    seed: int = 0,
-) -> float:
+def zsl_average_predictions(task: MapTask, settings: ZSLConfig, seed: int = 0) -> float:
     """Top-1 per-class ZSL accuracy when every position is classified and the class
     probabilities are averaged over positions."""
-    positions = train_maps.shape[2] * train_maps.shape[3]
-    feats, labels = positions_as_samples(train_maps, train_labels)
-    per_position = ZSLConfig(
-        embed_dim=settings.embed_dim,
-        epochs=max(1, round(settings.epochs / positions)),
-        lr=settings.lr,
-        weight_decay=settings.weight_decay,
-        batch_size=settings.batch_size,
-    )
-    net = fit_protonet(feats, labels, class_attributes, seen, per_position, seed)
-    n = test_maps.shape[0]
-    test_feats, _ = positions_as_samples(test_maps, test_labels)
+    t = task
+    positions = t.train_maps.shape[2] * t.train_maps.shape[3]
+    feats, labels = positions_as_samples(t.train_maps, t.train_labels)
+    per_position = replace(settings, epochs=max(1, round(settings.epochs / positions)))
+    net = fit_protonet(feats, labels, t.class_attributes, t.seen, per_position, seed)
+    test_feats, _ = positions_as_samples(t.test_maps, t.test_labels)
     with torch.no_grad():
-        probs = net(test_feats, class_attributes[unseen]).softmax(1)
-    mean_probs = probs.reshape(n, positions, -1).mean(1)
-    return per_class_accuracy(unseen[mean_probs.argmax(1)], test_labels)
+        probs = net(test_feats, t.class_attributes[t.unseen]).softmax(1)
+    mean_probs = probs.reshape(t.test_maps.shape[0], positions, -1).mean(1)
+    return per_class_accuracy(t.unseen[mean_probs.argmax(1)], t.test_labels)
 
 
 def pooling_stages(features: Mapping[str, Tensor]) -> tuple[str, str]:
