@@ -26,6 +26,7 @@ from torch import Tensor
 from lococo.data.images import crop_size
 from lococo.data.zsl import ZSLData
 from lococo.engine.run_dir import RunDir
+from lococo.errors import LococoError
 from lococo.io import atomic_open
 from lococo.metrics.compositionality import threshold_attributes, tre_ratio
 from lococo.nn.encoders import Encoder
@@ -98,10 +99,11 @@ def analyze_encoder(
     """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``."""
     a = cfg.analysis
     torch.manual_seed(a.seed)
-    encoder = encoder.eval().to(_device(cfg))  # features on the GPU when there is one
+    device = _device(cfg)
+    encoder = encoder.eval().to(device)  # features on the GPU when there is one
     with torch.no_grad():
-        zeros = torch.zeros(1, 3, encoder.input_size, encoder.input_size)
-        probe = {k: v.cpu() for k, v in encoder.features(zeros.to(_device(cfg))).items()}
+        zeros = torch.zeros(1, 3, encoder.input_size, encoder.input_size, device=device)
+        probe = {k: v.cpu() for k, v in encoder.features(zeros).items()}
     small, big = pooling_stages(probe)
     stages = tuple(dict.fromkeys(("local", "global", small, big)))
     test_pool = np.concatenate([data.test_seen, data.test_unseen])
@@ -117,13 +119,14 @@ def analyze_encoder(
     test = features(subsample(test_pool, a.test_images, a.seed + 1), "features (test)", True)
     unseen = _unseen_part(test, data)
 
+    rf = _local_receptive_field(encoder)
     result: dict[str, Any] = {
         "model": label or model_label(cfg),
-        "encoder": _encoder_facts(encoder, probe, small, big),
+        "encoder": _encoder_facts(encoder, probe, rf, small, big),
         "images": {"train": len(train.indices), "test": len(test.indices)},
     }
     result.update(_tre(data, train, unseen, cfg))
-    masks = _part_masks(encoder, data, cfg, (train, test))
+    masks = _part_masks(rf, data, cfg, (train, test))
     result.update(_parts_f1(data, train, test, masks, cfg))
     locality, heatmaps = _mi_heatmaps(data, train, test, masks, cfg, progress)
     result.update(locality)
@@ -145,22 +148,28 @@ def _unseen_part(test: FeatureSet, data: ZSLData) -> FeatureSet:
     return FeatureSet(test.indices[keep], {k: v[sel] for k, v in test.maps.items()})
 
 
-def _encoder_facts(
-    encoder: Encoder, probe: dict[str, Tensor], small: str, big: str
-) -> dict[str, Any]:
+def _local_receptive_field(encoder: Encoder) -> tuple[int, int, float] | None:
+    """``(rf, jump, start)`` of the local map, or ``None`` when it cannot be measured."""
     from lococo.nn.receptive import encoder_receptive_field
 
-    def rf(stage: str) -> list[float] | None:
-        try:
-            return list(encoder_receptive_field(encoder, stage))
-        except (ValueError, NotImplementedError, KeyError):
-            return None
+    try:
+        return encoder_receptive_field(encoder, "local")
+    except (ValueError, NotImplementedError, KeyError):
+        return None
 
+
+def _encoder_facts(
+    encoder: Encoder,
+    probe: dict[str, Tensor],
+    rf: tuple[int, int, float] | None,
+    small: str,
+    big: str,
+) -> dict[str, Any]:
     return {
         "input_size": encoder.input_size,
         "local_shape": list(probe["local"].shape[1:]),
         "global_dim": int(probe["global"].shape[1]),
-        "receptive_field": rf("local"),
+        "receptive_field": None if rf is None else list(rf),
         "small_stage": small,
         "big_stage": big,
     }
@@ -183,16 +192,21 @@ def _tre(data: ZSLData, train: FeatureSet, unseen: FeatureSet, cfg: ZFSConfig) -
 
 
 def _part_masks(
-    encoder: Encoder, data: ZSLData, cfg: ZFSConfig, sets: tuple[FeatureSet, ...]
+    rf: tuple[int, int, float] | None,
+    data: ZSLData,
+    cfg: ZFSConfig,
+    sets: tuple[FeatureSet, ...],
 ) -> list[Tensor] | None:
     """``N×P×H×W`` visible-part masks on the local grid for every set (``None``: no parts)."""
     from lococo.metrics.parts import click_boxes, part_masks
-    from lococo.nn.receptive import encoder_receptive_field
 
     if data.parts is None or data.image_sizes is None or not len(data.parts.clicks):
         return None
+    if rf is None:
+        raise LococoError(
+            "the local map's receptive fields cannot be measured; parts F1 needs them"
+        )
     grid = tuple(sets[0].maps["local"].shape[2:])
-    rf = encoder_receptive_field(encoder, "local")
     size = cfg.data.image_size
     masks = []
     for s in sets:
@@ -281,13 +295,11 @@ def _mi_heatmaps(
         )
         heat_pairs = {k: v.numpy() for k, v in stats.items()}
     else:
-        out["parts_note"] = "no part annotations"
         for key in ("parts_ratio_mean", "parts_ratio_corr_attr", "parts_ratio_corr_ssim"):
             out[key] = None
         heat_pairs = {}
     a_idx, b_idx = heatmap_pairs(test.labels, a.heatmap_images, a.seed)
-    with torch.no_grad():
-        maps = normalise_scores(score_maps(critic, global_[a_idx], local[b_idx]))
+    maps = normalise_scores(score_maps(critic, global_[a_idx], local[b_idx]))
     images = test.maps["images"]
     heat = {
         "index_a": test.indices[a_idx.numpy()],
@@ -400,9 +412,10 @@ def _figures(run: RunDir, result: dict[str, Any], heat: dict[str, Any]) -> list[
         save(per_part_bars(list(per_part), values), "parts_f1.png")
     stats = heat["pair_stats"]
     if stats:
-        model = result.get("model", "encoder")
         save(
-            similarity_scatter(stats["parts_ratio"], stats["attr_sim"], stats["ssim"], model),
+            similarity_scatter(
+                stats["parts_ratio"], stats["attr_sim"], stats["ssim"], result["model"]
+            ),
             "parts_ratio_similarity.png",
         )
     pooling = result["pooling"]
