@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from lococo.config.loading import load_config
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 from lococo.zfs.config import ZFSConfig
 
 

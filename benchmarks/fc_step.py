@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from _common import quick_config, synthetic_zsl
 from torch.utils.data import DataLoader
 
-from lococo.data.images import ZSLImageDataset
+from lococo.data.zsl.images import ZSLImageDataset
 from lococo.engine.run_dir import RunDir
 from lococo.engine.trainer import build_trainer
 from lococo.zfs.config import ZFSConfig

@@ -31,7 +31,7 @@ def measure(method: str, data: str, args: argparse.Namespace) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from lococo.data.images import ZSLImageDataset
+    from lococo.data.zsl.images import ZSLImageDataset
     from lococo.engine.run_dir import RunDir
     from lococo.engine.trainer import build_trainer
     from lococo.zfs.data import load_zsl_for
@@ -111,7 +111,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one, args.data, args)))
         return
-    from lococo.data.synth_zsl import synth_zsl
+    from lococo.data.zsl.synth import synth_zsl
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "zsl"

@@ -29,7 +29,7 @@ ZSL_DATA = {
 
 def zsl_data(out: Path, profile: str, seed: int, progress: bool) -> Path:
     """Generate (once) the synthetic ZSL data set of ``profile`` under ``out/data/zsl``."""
-    from lococo.data.synth_zsl import synth_zsl
+    from lococo.data.zsl.synth import synth_zsl
 
     root = out / "data" / "zsl"
     if not (root / "CUB_200_2011" / "images.txt").exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 
 
 def test_two_process_ddp_on_cpu(tmp_path):

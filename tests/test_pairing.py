@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from lococo.data.check import load_zsl
-from lococo.data.images import ZSLImageDataset
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.check import load_zsl
+from lococo.data.zsl.images import ZSLImageDataset
+from lococo.data.zsl.synth import synth_zsl
 from lococo.zfs.pairing import ClassPartnerDataset
 
 LABELS = [2, 0, 2, 1, 0, 2, 2, 3]  # class 1 and 3 have a single item

@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from lococo.cli.main import main
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 from lococo.errors import LococoError
 from lococo.zfs import study
 from lococo.zfs.study import StudySpec, grid, summarize

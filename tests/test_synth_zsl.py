@@ -13,7 +13,7 @@ from scipy.io import loadmat
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from lococo.data import synth_zsl as sz
+from lococo.data.zsl import synth as sz
 from lococo.errors import LococoError
 
 SIZE = 48

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from lococo.cli.main import main
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 
 SMALL = [
     "analysis.critic_steps=30",

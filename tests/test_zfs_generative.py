@@ -21,7 +21,7 @@ from torch.func import functional_call
 import lococo.zfs.pretrain as pretrain_module
 from lococo.cli.main import main
 from lococo.config.loading import load_config, to_dict
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 from lococo.engine.run_dir import open_run
 from lococo.nn.decoders import (
     ConvDecoder,

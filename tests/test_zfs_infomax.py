@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from lococo import mi
 from lococo.cli.main import main
 from lococo.config.loading import to_dict
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 from lococo.nn.encoders import EncoderFeatures
 from lococo.zfs import infomax
 from lococo.zfs.config import ZFSConfig

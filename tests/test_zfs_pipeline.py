@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from lococo.cli.main import main
-from lococo.data.synth_zsl import synth_zsl
+from lococo.data.zsl.synth import synth_zsl
 
 FAST = ["--profile", "quick", "--no-progress", "data.batch_size=32", "zsl.epochs=30"]
 

@@ -12,13 +12,13 @@ import torch
 import zsl_fixtures as fx
 from PIL import Image
 
-from lococo.data.awa2 import load_awa2
-from lococo.data.check import ZSL_FORMATS, check_zsl_dataset, load_zsl, summary_lines
-from lococo.data.cub import load_cub
-from lococo.data.images import ZSLImageDataset, class_index_map, crop_size, load_resized
-from lococo.data.sun import load_sun
-from lococo.data.xlsa17 import load_xlsa17, map_image_files, relative_after
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.awa2 import load_awa2
+from lococo.data.zsl.check import ZSL_FORMATS, check_dataset, load_zsl, summary_lines
+from lococo.data.zsl.cub import load_cub
+from lococo.data.zsl.images import ZSLImageDataset, class_index_map, crop_size, load_resized
+from lococo.data.zsl.sun import load_sun
+from lococo.data.zsl.types import ZSLData
+from lococo.data.zsl.xlsa17 import load_xlsa17, map_image_files, relative_after
 from lococo.errors import DataError, LococoError
 
 
@@ -364,7 +364,7 @@ def test_sun_errors(tmp_path: Path) -> None:
 
 
 def test_check_summary(cub: fx.Tree) -> None:
-    summary = check_zsl_dataset(cub.root, "cub", progress=False)
+    summary = check_dataset(cub.root, "cub", progress=False)
     expected = {
         "images": 12,
         "classes": 4,
@@ -390,9 +390,9 @@ def test_check_detects_corrupt_and_truncated_images(cub: fx.Tree) -> None:
     data = image.read_bytes()
     scan = data.index(b"\xff\xda")  # start of scan: cut the entropy-coded data in half
     image.write_bytes(data[: scan + (len(data) - scan) // 2])
-    assert check_zsl_dataset(cub.root, "cub", verify_images=False)["images_verified"] == 0
+    assert check_dataset(cub.root, "cub", verify_images=False)["images_verified"] == 0
     with pytest.raises(DataError, match="truncated") as err:
-        check_zsl_dataset(cub.root, "cub", progress=False)
+        check_dataset(cub.root, "cub", progress=False)
     assert err.value.path == image
     image.write_bytes(b"\x00" * 64)  # not an image at all: even the header read fails
     with pytest.raises(DataError) as err:
@@ -402,7 +402,7 @@ def test_check_detects_corrupt_and_truncated_images(cub: fx.Tree) -> None:
 
 def test_check_warns_about_boxes_outside_images(cub: fx.Tree) -> None:
     fx.set_line(cub.root / CUB / "bounding_boxes.txt", 1, "1 20.0 10.0 30.0 5.0")
-    summary = check_zsl_dataset(cub.root, "cub", verify_images=False)
+    summary = check_dataset(cub.root, "cub", verify_images=False)
     assert summary["warnings"] == ["1 bounding box(es) extend outside their image"]
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
-ZSL_FORMATS = ("cub", "awa2", "sun")
+from lococo.data.families import FORMATS
 
 
 def register(sub: Any) -> None:
@@ -28,17 +29,18 @@ def register(sub: Any) -> None:
 
     check = dsub.add_parser("check", help="validate a dataset tree and print a summary")
     check.add_argument("path", help="dataset root")
-    check.add_argument("--format", required=True, choices=ZSL_FORMATS)
+    check.add_argument("--format", required=True, choices=tuple(FORMATS))
     check.add_argument(
-        "--splits", metavar="DIR", help="xlsa17 split folder (default: found under path)"
+        "--splits", metavar="DIR", help="cub|awa2|sun: xlsa17 split folder (default: under path)"
     )
+    check.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     check.add_argument("--no-verify-images", action="store_true", help="skip decoding every image")
     check.add_argument("--no-progress", action="store_true")
     check.set_defaults(handler=_check)
 
 
 def _synth_zsl(args: argparse.Namespace) -> int:
-    from lococo.data.synth_zsl import synth_zsl
+    from lococo.data.zsl.synth import synth_zsl
     from lococo.errors import LococoError
 
     try:
@@ -64,15 +66,26 @@ def _synth_zsl(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lococo.data.check import check_zsl_dataset, summary_lines
+    from lococo.data.families import check_module
 
-    summary = check_zsl_dataset(
+    checker = check_module(args.format)
+    options: dict[str, Any] = {}
+    if args.splits is not None:
+        if FORMATS[args.format] != "zsl":
+            from lococo.errors import LococoError
+
+            raise LococoError(f"--splits applies to cub|awa2|sun, not {args.format}")
+        options["splits_dir"] = args.splits
+    summary = checker.check_dataset(
         args.path,
         args.format,
-        splits_dir=args.splits,
         verify_images=not args.no_verify_images,
-        progress=not args.no_progress,
+        progress=not (args.no_progress or args.json),
+        **options,
     )
-    for line in summary_lines(summary):
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    for line in checker.summary_lines(summary):
         print(line)
     return 0

@@ -55,7 +55,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from lococo.data.images import crop_size
+from lococo.data.zsl.images import crop_size
 
 __all__ = [
     "ENCODERS",

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lococo.data.images import crop_size
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.images import crop_size
+from lococo.data.zsl.types import ZSLData
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
 from lococo.io import atomic_open

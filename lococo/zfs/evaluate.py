@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from lococo.config.loading import apply_overrides, from_dict, to_dict
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.types import ZSLData
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError

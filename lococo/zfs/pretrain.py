@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lococo.config.loading import to_dict
-from lococo.data.images import ZSLImageDataset
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.images import ZSLImageDataset
+from lococo.data.zsl.types import ZSLData
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.io import atomic_open

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.types import ZSLData
 from lococo.errors import LococoError
 
 ZSL_FORMATS = ("cub", "awa2", "sun")
@@ -19,26 +19,27 @@ def load_zsl(root: str | Path, fmt: str, splits_dir: str | Path | None = None) -
     """Load the dataset at ``root`` in format ``fmt`` (one of :data:`ZSL_FORMATS`)."""
     key = fmt.lower()
     if key == "cub":
-        from lococo.data.cub import load_cub
+        from lococo.data.zsl.cub import load_cub
 
         return load_cub(root, splits_dir=splits_dir)
     if key == "awa2":
-        from lococo.data.awa2 import load_awa2
+        from lococo.data.zsl.awa2 import load_awa2
 
         return load_awa2(root, splits_dir=splits_dir)
     if key == "sun":
-        from lococo.data.sun import load_sun
+        from lococo.data.zsl.sun import load_sun
 
         return load_sun(root, splits_dir=splits_dir)
     raise LococoError(f"unknown ZSL format {fmt!r}; expected one of {', '.join(ZSL_FORMATS)}")
 
 
-def check_zsl_dataset(
+def check_dataset(
     root: str | Path,
     fmt: str,
-    splits_dir: str | Path | None = None,
+    *,
     verify_images: bool = True,
     progress: bool = True,
+    splits_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Load and validate a dataset; return its summary. Problems raise ``DataError``.
 
@@ -49,7 +50,7 @@ def check_zsl_dataset(
     warnings = list(_warnings(data)) + geometry_warnings(data)
     verified = 0
     if verify_images:
-        from lococo.data.images import threaded_map, verify_image
+        from lococo.data.zsl.images import threaded_map, verify_image
 
         for _ in threaded_map(verify_image, data.image_paths, progress, "verify"):
             verified += 1
@@ -121,7 +122,7 @@ def summarize(
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """Human-readable lines for a :func:`check_zsl_dataset` summary."""
+    """Human-readable lines for a :func:`check_dataset` summary."""
     s = summary
     splits = f"trainval {s['trainval']}, test_seen {s['test_seen']}, test_unseen {s['test_unseen']}"
     if s.get("train") is not None and s.get("val") is not None:

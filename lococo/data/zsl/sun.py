@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lococo.data.xlsa17 import (
+from lococo.data.zsl.types import ZSLData
+from lococo.data.zsl.xlsa17 import (
     Xlsa17Splits,
     att_norm_warnings,
     check_attribute_agreement,
@@ -19,7 +20,6 @@ from lococo.data.xlsa17 import (
     mat_matrix,
     mat_strings,
 )
-from lococo.data.zsl import ZSLData
 from lococo.errors import DataError
 
 SUN_DB = "SUNAttributeDB"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lococo.data.xlsa17 import (
+from lococo.data.zsl.types import PartAnnotations, ZSLData
+from lococo.data.zsl.xlsa17 import (
     Xlsa17Splits,
     att_norm_warnings,
     check_attribute_agreement,
@@ -21,7 +22,6 @@ from lococo.data.xlsa17 import (
     load_xlsa17,
     map_image_files,
 )
-from lococo.data.zsl import PartAnnotations, ZSLData
 from lococo.errors import DataError
 
 CUB_DIR = "CUB_200_2011"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lococo.data.cub import read_id_names, read_numeric
-from lococo.data.xlsa17 import (
+from lococo.data.zsl.cub import read_id_names, read_numeric
+from lococo.data.zsl.types import ZSLData
+from lococo.data.zsl.xlsa17 import (
     Xlsa17Splits,
     att_norm_warnings,
     check_attribute_agreement,
@@ -16,7 +17,6 @@ from lococo.data.xlsa17 import (
     load_xlsa17,
     map_image_files,
 )
-from lococo.data.zsl import ZSLData
 from lococo.errors import DataError
 
 AWA2_DIR = "Animals_with_Attributes2"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.types import ZSLData
 from lococo.errors import DataError
 
 ATT_SPLITS = "att_splits.mat"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lococo.data.zsl import ZSLData
+from lococo.data.zsl.types import ZSLData
 from lococo.errors import DataError
 
 CROP_RATIO = 0.875
