@@ -21,6 +21,7 @@ Output under ``out`` (the real layout, read back by :mod:`lococo.data.layout.coc
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -37,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from lococo.errors import LococoError
-from lococo.io import write_json
+from lococo.io import atomic_open, write_json
 
 _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 MIN_AREA = 0.02  # the sg2im rule the generated counts must satisfy
@@ -162,15 +163,22 @@ def _draw_thing(
     hx, hy = half * aspect, half / aspect
     angle = math.radians(rng.uniform(-20.0, 20.0))
     cos, sin = math.cos(angle), math.sin(angle)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    reach = math.hypot(hx, hy) + 1.0  # the shape lies within this distance of its centre
+    x0, x1 = max(0, math.floor(centre[0] - reach)), min(size, math.ceil(centre[0] + reach))
+    y0, y1 = max(0, math.floor(centre[1] - reach)), min(size, math.ceil(centre[1] + reach))
+    mask = np.zeros((size, size), dtype=bool)
+    colours = np.zeros((size, size, 3), dtype=np.float32)
+    a, b = rng.choice(len(PALETTE), size=2, replace=False)
+    if x1 <= x0 or y1 <= y0:
+        return mask, colours
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     dx, dy = xx + 0.5 - centre[0], yy + 0.5 - centre[1]
     lx, ly = cos * dx + sin * dy, -sin * dx + cos * dy  # rotated local pixel coordinates
     u, v = lx / hx, ly / hy
-    mask = _shape_mask(cls.shape, u, v)
+    mask[y0:y1, x0:x1] = _shape_mask(cls.shape, u, v)
     period = max(4.0, size / 12.0)
     first = _texture(cls.texture, lx, ly, np.sqrt(u * u + v * v), period)
-    a, b = rng.choice(len(PALETTE), size=2, replace=False)
-    colours = np.where(first[..., None], PALETTE[a], PALETTE[b])
+    colours[y0:y1, x0:x1] = np.where(first[..., None], PALETTE[a], PALETTE[b])
     return mask, colours
 
 
@@ -545,7 +553,8 @@ def _write_annotations(
                 "annotations": anns,
                 "categories": cats,
             }
-            write_json(tmp / "annotations" / f"{name}_{split}2017.json", payload)
+            with atomic_open(tmp / "annotations" / f"{name}_{split}2017.json") as handle:
+                handle.write(json.dumps(payload, separators=(",", ":")))
 
 
 def _check_args(seed: int, images: int, size: int, val_fraction: float, workers: int) -> None:
