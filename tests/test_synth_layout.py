@@ -152,3 +152,13 @@ def test_cli_writes_checks_and_refuses_bad_options(tmp_path: Path, capsys) -> No
     assert main([*args[:-3], "--out", str(tmp_path / "x"), "--images", "3"]) == 1
     assert "images must be at least 10" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_a_failed_run_leaves_no_half_dataset(tmp_path: Path, monkeypatch) -> None:
+    def boom(*args, **kwargs) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sl, "_write_annotations", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        sl.synth_layout(tmp_path / "out", images=10, progress=False)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -37,7 +36,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from lococo.errors import LococoError
+from lococo.data.staging import (
+    SynthArgumentError,
+    check_output_dir,
+    move_into_place,
+    staging_dir,
+)
 from lococo.io import atomic_open, write_json
 
 _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
@@ -48,10 +52,6 @@ TINY_PROB = 0.3
 SPLIT_GROUND_PROB = 0.5
 NOISE_SIGMA = 4.0
 STUFF_ID_OFFSET = 10_000_000
-
-
-class SynthArgumentError(LococoError, ValueError):
-    """A synthetic-scenes option is invalid (also a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -442,12 +442,12 @@ def synth_layout(
     """
     _check_args(seed, images, image_size, val_fraction, workers)
     out = Path(out)
-    _check_out(out, overwrite)
+    check_output_dir(out, overwrite, _TMP_PREFIX)
     start = time.perf_counter()
     n_val = max(3, round(val_fraction * images))
     counts = {"train": images - n_val, "val": n_val}
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"{_TMP_PREFIX}{os.getpid()}-{time.time_ns()}"
+    tmp = staging_dir(out, _TMP_PREFIX)
     try:
         (tmp / "annotations").mkdir(parents=True)
         items: list[tuple[int, str, str, int]] = []  # (index, split, path, image id)
@@ -464,7 +464,7 @@ def synth_layout(
             tmp / "synth_layout.json",
             {"seed": seed, "images": images, "image_size": image_size, "split_images": counts},
         )
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out, _OURS)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -568,27 +568,3 @@ def _check_args(seed: int, images: int, size: int, val_fraction: float, workers:
     for ok, message in checks:
         if not ok:
             raise SynthArgumentError(message)
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise SynthArgumentError(f"{out}: exists and is not a directory")
-    if not out.exists() or overwrite:
-        return
-    entries = [p.name for p in out.iterdir() if not p.name.startswith(_TMP_PREFIX)]
-    if entries:
-        raise SynthArgumentError(
-            f"{out}: directory is not empty ({', '.join(sorted(entries)[:5])}); "
-            "pass overwrite=True (--overwrite) to replace it"
-        )
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    trash = tmp.with_name(tmp.name + "-old")
-    for name in _OURS:
-        if (out / name).exists() or (out / name).is_symlink():
-            trash.mkdir(exist_ok=True)
-            os.replace(out / name, trash / name)
-    for name in _OURS:
-        os.replace(tmp / name, out / name)
-    shutil.rmtree(trash, ignore_errors=True)
