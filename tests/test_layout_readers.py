@@ -229,10 +229,10 @@ BAD_COCO = {
         "instances_train2017.json",
         "outside",
     ),
-    "zero width": (
-        lambda p: _first(p, "stuff_train2017.json").update(bbox=[0, 0, 0, 10]),
+    "negative width": (
+        lambda p: _first(p, "stuff_train2017.json").update(bbox=[5, 0, -2, 10]),
         "stuff_train2017.json",
-        "non-positive size",
+        "negative size",
     ),
     "bad segmentation": (
         lambda p: _first(p, "stuff_train2017.json").update(segmentation={"x": 1}),
@@ -261,6 +261,20 @@ def test_coco_bad_input_names_the_file_and_problem(tmp_path: Path, case: str) ->
     assert err.value.path.name == file_name
     assert problem in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_coco_zero_size_boxes_are_dropped_with_a_warning(tmp_path: Path) -> None:
+    """Real train2017 holds two boxes of height 0: the 2% rule drops them; check lists them."""
+    root = _broken(
+        tmp_path, lambda p: _first(p, "instances_train2017.json").update(bbox=[9, 9, 5, 0])
+    )
+    data = load_layout(root, "coco-stuff")
+    first = data.splits["train"][0]
+    assert first.image_id == 10 and first.num_objects == 4  # the person is gone
+    summary = check_dataset(root, "coco-stuff", verify_images=False)
+    assert summary["source_stats"]["train"]["zero_size_boxes"] == 1
+    assert any("instances_train2017.json annotations[0]" in w for w in summary["warnings"])
+    assert any(line.startswith("warning: zero-size box") for line in summary_lines(summary))
 
 
 def test_coco_missing_files(coco: Path) -> None:

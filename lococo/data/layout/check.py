@@ -73,6 +73,7 @@ def summarize(data: LayoutData, verified: int = 0) -> dict[str, Any]:
         "images_verified": verified,
         "source_stats": data.extra.get("source_stats", {}),
         "unused_images": data.extra.get("unused_val2017_images", 0),
+        "warnings": [str(w) for w in data.extra.get("warnings", [])],
     }
 
 
@@ -104,4 +105,5 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"images verified: all {s['images_verified']} decode")
     else:
         lines.append("images not verified")
+    lines.extend(f"warning: {w}" for w in s.get("warnings", []))
     return lines

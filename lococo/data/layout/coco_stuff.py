@@ -8,7 +8,9 @@ Layout under ``root``::
 
 Rules (sg2im's COCO loader): only images that appear in the stuff file's annotations; an
 object (thing or stuff) counts when its box covers strictly more than 2% of the original image
-(``w·h/(W·H) > 0.02``); the stuff class "other" is dropped; crowd annotations are kept; images
+(``w·h/(W·H) > 0.02``), so boxes of zero width or height are dropped too (the real
+train2017 file has two; they are listed as warnings, while negative sizes are errors); the stuff
+class "other" is dropped; crowd annotations are kept; images
 keep 3–8 counted objects, things first then stuff, in file order. Classes are every declared
 category except "other", mapped to contiguous indices in category-id order (171 on the real
 data).
@@ -76,6 +78,7 @@ def load_coco_stuff(
     categories: dict[int, str] | None = None
     kept: dict[str, list[Scene]] = {}
     stats: dict[str, dict[str, int]] = {}
+    warnings: list[str] = []
     for split, (instances_path, stuff_path) in files.items():
         instances, stuff = _read_json(instances_path), _read_json(stuff_path)
         cats = _categories(instances_path, instances) | _categories(stuff_path, stuff)
@@ -85,7 +88,7 @@ def load_coco_stuff(
         elif cats != categories:
             raise DataError(stuff_path, "categories differ from those of the train files")
         images = _images(instances_path, instances, root / f"{split}2017")
-        scenes, stats[split] = _scenes(
+        scenes, stats[split], zero_size = _scenes(
             instances_path,
             stuff_path,
             instances,
@@ -103,6 +106,7 @@ def load_coco_stuff(
                 f"covering > {min_object_area:g} of the image",
             )
         kept[split] = scenes
+        warnings += [f"zero-size box dropped by the area rule: {z}" for z in zero_size]
     assert categories is not None
     class_ids = sorted(c for c, name in categories.items() if name != OTHER_NAME)
     index = {c: k for k, c in enumerate(class_ids)}
@@ -126,6 +130,7 @@ def load_coco_stuff(
         min_objects=min_objects,
         extra={
             "source_stats": stats,
+            "warnings": warnings,
             "unused_val2017_images": len(val_scenes) - n_val - n_test,
             "rules": {
                 "min_object_area": min_object_area,
@@ -217,10 +222,12 @@ def _scenes(
     min_object_area: float,
     min_objects: int,
     max_objects: int,
-) -> tuple[list[Scene], dict[str, int]]:
+) -> tuple[list[Scene], dict[str, int], list[str]]:
+    """Kept scenes (labels still category ids), counts, and notes on zero-size boxes."""
     objects: dict[int, list[tuple[int, list[float], Any]]] = {}
     with_stuff: set[int] = set()
     total = dropped_small = dropped_other = 0
+    zero_size: list[str] = []
     for path, data, is_stuff in ((instances_path, instances, False), (stuff_path, stuff, True)):
         for i, ann in enumerate(data["annotations"]):
             where = f"annotations[{i}]"
@@ -240,6 +247,8 @@ def _scenes(
             if categories[cid] == OTHER_NAME:
                 dropped_other += 1
                 continue
+            if box[2] == 0 or box[3] == 0:
+                zero_size.append(f"{path.name} {where} (image {iid}, bbox {ann['bbox']})")
             if box[2] * box[3] / (width * height) <= min_object_area:
                 dropped_small += 1
                 continue
@@ -268,8 +277,9 @@ def _scenes(
         "images_too_few_objects": counts["too_few"],
         "images_too_many_objects": counts["too_many"],
         "images_kept": len(scenes),
+        "zero_size_boxes": len(zero_size),
     }
-    return scenes, stats
+    return scenes, stats, zero_size
 
 
 def _box(path: Path, ann: Mapping[str, Any], where: str, width: int, height: int) -> list[float]:
@@ -282,8 +292,8 @@ def _box(path: Path, ann: Mapping[str, Any], where: str, width: int, height: int
     ):
         raise DataError(path, f"{where}: 'bbox' must be four numbers [x, y, w, h], got {box!r}")
     x, y, w, h = (float(v) for v in box)
-    if w <= 0 or h <= 0:
-        raise DataError(path, f"{where}: box {box} has non-positive size")
+    if w < 0 or h < 0:
+        raise DataError(path, f"{where}: box {box} has negative size")
     tol = OUTSIDE_TOLERANCE
     if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
         raise DataError(path, f"{where}: box {box} lies outside its {width}x{height} image")

@@ -49,6 +49,8 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
     if isinstance(segmentation, np.ndarray):
         return (segmentation > 0).astype(np.uint8)
     if isinstance(segmentation, list):  # polygons
+        if not segmentation:
+            return np.zeros((height, width), dtype=np.uint8)
         rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
     elif isinstance(segmentation.get("counts"), list):  # uncompressed RLE
         rle = mask_utils.frPyObjects(segmentation, height, width)
