@@ -123,7 +123,9 @@ def test_all_pairs_graph_has_every_ordered_pair_and_image_edges():
     g = build_scene_graphs(boxes, labels, valid, 5, mode="all")
     for b in range(boxes.shape[0]):
         n = int(valid[b].sum())
-        triples = [tuple(t) for t, ok in zip(g.triples[b].tolist(), g.triple_valid[b]) if ok]
+        triples = [
+            tuple(t) for t, ok in zip(g.triples[b].tolist(), g.triple_valid[b], strict=True) if ok
+        ]
         rel = [t for t in triples if t[1] != 0]
         assert sorted((s, o) for s, _, o in rel) == sorted(
             (i, j) for i in range(n) for j in range(n) if i != j

@@ -51,6 +51,19 @@ def attention(
 ) -> Attended:
     """Eq. 6.3.1: region attention of every node (see the module docstring)."""
     logits = nodes @ regions.transpose(-1, -2)  # …×J×I: g_j · v_i
+    weights = attention_weights(logits, node_valid, gamma1=gamma1, norm=norm)
+    return Attended(weights @ regions, weights)
+
+
+def attention_weights(
+    logits: Tensor,
+    node_valid: Tensor | None = None,
+    *,
+    gamma1: float = GAMMA1,
+    norm: AttentionNorm = "regions",
+) -> Tensor:
+    """Eq. 6.3.1 from the dot products ``logits[…, j, i] = g_j · v_i``: the weights
+    ``exp(s_ij) / Σ_i exp(s_ij)`` (``…×J×I``)."""
     if norm == "regions":
         s = gamma1 * logits.softmax(dim=-1)
     elif norm == "nodes":
@@ -60,8 +73,7 @@ def attention(
         s = gamma1 * torch.nan_to_num(logits.softmax(dim=-2), nan=0.0)
     else:
         raise ValueError(f"unknown attention norm {norm!r}; choose 'regions' or 'nodes'")
-    weights = s.softmax(dim=-1)
-    return Attended(weights @ regions, weights)
+    return s.softmax(dim=-1)
 
 
 def local_similarity(
@@ -97,10 +109,12 @@ def local_scores(
     chunk = max(1, max_elements // max(1, per_graph))
     rows = []
     for start in range(0, nodes.shape[0], chunk):
-        g = nodes[start : start + chunk].unsqueeze(1)  # c×1×J×D
-        m = node_valid[start : start + chunk].unsqueeze(1)  # c×1×J
-        att = attention(g, regions.unsqueeze(0), m, gamma1=gamma1, norm=norm).attended
-        rows.append(local_similarity(g, att, m.expand(-1, regions.shape[0], -1), gamma2=gamma2))
+        g = nodes[start : start + chunk]  # c×J×D
+        m = node_valid[start : start + chunk].unsqueeze(1).expand(-1, regions.shape[0], -1)
+        logits = torch.einsum("gjd,bid->gbji", g, regions)  # one GEMM, no broadcast copies
+        weights = attention_weights(logits, m, gamma1=gamma1, norm=norm)
+        attended = torch.einsum("gbji,bid->gbjd", weights, regions)
+        rows.append(local_similarity(g.unsqueeze(1), attended, m, gamma2=gamma2))
     return torch.cat(rows, dim=0)
 
 

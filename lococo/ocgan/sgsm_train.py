@@ -140,7 +140,7 @@ def eval_split(data: LayoutData, cfg: SGSMRunConfig) -> str:
 
 def layout_dataset(
     data: LayoutData, split: str, cfg: SGSMRunConfig, *, train: bool, progress: bool
-):
+) -> Any:
     from lococo.data.layout.dataset import LayoutDataset
 
     if not data.splits.get(split):
@@ -234,7 +234,9 @@ def embed_pool(model: SGSM, dataset: Any, cfg: SGSMRunConfig, count: int, progre
         )
         g = model.encode_graphs(graphs)
         im = model.encode_images(batch["image"])
-        for key, value in zip(parts, (g.nodes, g.valid, g.global_, im.regions, im.global_)):
+        for key, value in zip(
+            parts, (g.nodes, g.valid, g.global_, im.regions, im.global_), strict=True
+        ):
             parts[key].append(value)
     return {k: torch.cat(v) for k, v in parts.items()}
 
@@ -261,7 +263,7 @@ def retrieval_scores(model: SGSM, pool: dict[str, Tensor]) -> dict[str, Tensor]:
         norm=s.attention_norm,
     )
     glo = global_scores(pool["gg"], pool["ig"])
-    return {"local": loc, "global": glo, "combined": loc + glo}
+    return {"combined": loc + glo, "local": loc, "global": glo}
 
 
 def evaluate_retrieval(
