@@ -107,6 +107,7 @@ def load_coco_stuff(
             )
         kept[split] = scenes
         warnings += [f"zero-size box dropped by the area rule: {z}" for z in zero_size]
+        del instances, stuff  # the real files take gigabytes once parsed: free before the next
     assert categories is not None
     class_ids = sorted(c for c, name in categories.items() if name != OTHER_NAME)
     index = {c: k for k, c in enumerate(class_ids)}
