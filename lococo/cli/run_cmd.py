@@ -30,7 +30,7 @@ def _run(args: argparse.Namespace) -> int:
     from lococo.config.loading import parse_overrides
     from lococo.errors import LococoError
     from lococo.main_job import ZFS_METHODS, run_all
-    from lococo.zfs.study import parse_list
+    from lococo.study.runner import parse_list
 
     if args.config:
         raise LococoError("lococo run takes key=value overrides; --config is for single commands")
