@@ -14,7 +14,7 @@ from lococo.errors import LococoError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lococo.cli import data_cmd, report_cmd, run_cmd, zfs_cmd
+    from lococo.cli import cmim_cmd, data_cmd, report_cmd, run_cmd, zfs_cmd
 
     parser = argparse.ArgumentParser(
         prog="lococo",
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.register(sub)
     data_cmd.register(sub)
     zfs_cmd.register(sub)
+    cmim_cmd.register(sub)
     report_cmd.register(sub)
     return parser
 
