@@ -17,6 +17,9 @@ FORMATS: dict[str, str] = {
     "cub": "zsl",
     "awa2": "zsl",
     "sun": "zsl",
+    "brats2015": "mri",
+    "brats": "mri",
+    "decathlon": "mri",
 }
 
 
