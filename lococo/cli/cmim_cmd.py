@@ -127,7 +127,10 @@ def register(sub: Any) -> None:
 
 
 def register_study(csub: Any) -> None:
-    """``lococo cmim study``: added by the study runner's integration."""
+    """``lococo cmim study`` (table 8.2 on the shared study runner)."""
+    from lococo.cli.cmim_study_cmd import register_study as register
+
+    register(csub)
 
 
 def _method_order(name: str) -> int:
