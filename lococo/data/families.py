@@ -20,6 +20,7 @@ FORMATS: dict[str, str] = {
     "brats2015": "mri",
     "brats": "mri",
     "decathlon": "mri",
+    "openi": "cxr",
 }
 
 
