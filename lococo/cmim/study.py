@@ -22,7 +22,7 @@ from lococo.cmim.seg_config import SEG_METHODS, SEG_MODALITIES, SegConfig
 from lococo.config.loading import from_dict, load_config
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
-from lococo.io import write_json
+from lococo.io import read_json, write_json
 from lococo.study.runner import cell_dir, run_grid, write_csv
 from lococo.study.stats import mean_std, paired_test
 
@@ -152,7 +152,7 @@ def run_study(
     cells = grid(spec)
     for cell in cells:  # fail fast on a bad key before any work
         cell_config(spec, cell)
-    run_grid(
+    ran = run_grid(
         cells,
         out,
         run_cell=functools.partial(run_cell, spec),
@@ -162,7 +162,7 @@ def run_study(
         progress=progress,
         on_cell=on_cell,
     )
-    return write_summary(spec, cells, out)
+    return write_summary(spec, cells, out, redraw=bool(ran))
 
 
 # --------------------------------------------------------------------------- summary
@@ -244,8 +244,11 @@ def paired_tests(
     return tests
 
 
-def write_summary(spec: SegStudySpec, cells: Sequence[SegCell], out: Path) -> dict[str, Any]:
-    """``summary.csv`` (table 8.2), ``results.json`` and the overlay figures of the study."""
+def write_summary(
+    spec: SegStudySpec, cells: Sequence[SegCell], out: Path, *, redraw: bool = True
+) -> dict[str, Any]:
+    """``summary.csv`` (table 8.2), ``results.json`` and the overlay figures of the study
+    (kept from the last summary when no cell ran since and ``redraw`` is false)."""
     sections: dict[SegCell, Mapping[str, Any]] = {}
     for cell in cells:
         section = RunDir(cell_dir(out, cell)).read_results().get(SECTION) or {}
@@ -255,7 +258,10 @@ def write_summary(spec: SegStudySpec, cells: Sequence[SegCell], out: Path) -> di
     methods = list(dict.fromkeys(spec.methods))
     summary = table(rows, methods)
     write_csv(out / "summary.csv", summary)
-    figures = study_overlays(out, sections) if sections else []
+    previous = (read_json(out / "results.json") or {}) if (out / "results.json").is_file() else {}
+    figures = previous.get("figures") or []
+    if redraw or not figures or not all((out / f).is_file() for f in figures):
+        figures = study_overlays(out, sections) if sections else []
     result = {
         "study": {**asdict(spec), "cells": len(cells)},
         "cells": rows,
