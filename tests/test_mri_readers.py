@@ -154,7 +154,12 @@ def write_brats2015(root: Path, group: str, patient: str, c: Canonical, label: n
 DECATHLON_META = {
     "name": "BRATS",
     "modality": {"0": "FLAIR", "1": "T1w", "2": "t1gd", "3": "T2w"},
-    "labels": {"0": "background", "1": "edema", "2": "non-enhancing tumor", "3": "enhancing tumour"},
+    "labels": {
+        "0": "background",
+        "1": "edema",
+        "2": "non-enhancing tumor",
+        "3": "enhancing tumour",
+    },
 }
 
 

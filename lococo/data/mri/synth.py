@@ -11,10 +11,10 @@ The four sequences see the tissues differently (relative intensities, jittered p
 ============  =====  =====  =====  ========  =========  =====  ======
 sequence      CSF    GM     WM     necrosis  enhancing  edema  vessel
 ============  =====  =====  =====  ========  =========  =====  ======
-FLAIR         0.12   0.62   0.50   0.45      1.00       1.10   0.55
-T1            0.25   0.55   0.75   0.38      0.51       0.48   0.62
+FLAIR         0.12   0.62   0.50   0.45      0.97       1.10   0.55
+T1            0.25   0.55   0.75   0.42      0.49       0.47   0.62
 T1c           0.25   0.55   0.75   0.38      1.45       0.50   1.35
-T2            1.25   0.75   0.52   1.15      0.93       1.00   0.70
+T2            1.25   0.75   0.52   1.15      0.90       1.00   0.70
 ============  =====  =====  =====  ========  =========  =====  ======
 
 So T1c shows the enhancing rim strongly (but also bright vessels), FLAIR and T2 show the edema
@@ -56,10 +56,10 @@ TISSUE_LABEL = np.array(
 )
 #: Mean intensity of each tissue (columns CSF, GM, WM, necrosis, rim, edema, vessel) per sequence.
 CONTRAST: dict[str, tuple[float, ...]] = {
-    "flair": (0.12, 0.62, 0.50, 0.45, 1.00, 1.10, 0.55),
-    "t1": (0.25, 0.55, 0.75, 0.38, 0.51, 0.48, 0.62),
+    "flair": (0.12, 0.62, 0.50, 0.45, 0.97, 1.10, 0.55),
+    "t1": (0.25, 0.55, 0.75, 0.42, 0.49, 0.47, 0.62),
     "t1c": (0.25, 0.55, 0.75, 0.38, 1.45, 0.50, 1.35),
-    "t2": (1.25, 0.75, 0.52, 1.15, 0.93, 1.00, 0.70),
+    "t2": (1.25, 0.75, 0.52, 1.15, 0.90, 1.00, 0.70),
 }
 FILE_SUFFIX = {"flair": "flair", "t1": "t1", "t1c": "t1ce", "t2": "t2"}
 #: Unified label -> BraTS 2018–2021 file value.
@@ -255,7 +255,9 @@ def _render(
     texture = 0.03 * _smooth_noise(rng, shape, 12)
     for name in MODALITIES:
         means = np.asarray(CONTRAST[name], dtype=np.float32)
-        means = means * rng.uniform(0.93, 1.07, size=means.shape).astype(np.float32)
+        # Scanner variation: a per-case scale of every tissue plus a small per-tissue jitter
+        # (small enough that the faint rim-versus-edema differences keep their sign).
+        means = means * rng.uniform(0.98, 1.02, size=means.shape).astype(np.float32)
         vol = means[tissue] * (1.0 + texture)
         vol = ndimage.gaussian_filter(vol, sigma=0.6)
         vol = vol * np.exp(0.15 * _smooth_noise(rng, shape, 3))
