@@ -205,6 +205,20 @@ def test_brats_nifti_reads_canonical_arrays_and_labels(tmp_path: Path, naming, s
     assert_reads_back(read_case(data.cases[0]), c)
 
 
+def test_big_endian_nifti(tmp_path: Path) -> None:
+    c = make_canonical(9)
+    folder = tmp_path / "BE"
+    for channel, name in enumerate(("flair", "t1", "t1ce", "t2", "seg")):
+        array = c.image[channel] if name != "seg" else unified_to_file(c.label, BRATS_2018)
+        stored, affine = lps_storage(array)
+        header = nib.Nifti1Header().as_byteswapped(">")
+        header.set_data_dtype(">i2" if name != "seg" else "u1")
+        folder.mkdir(exist_ok=True)
+        nib.save(nib.Nifti1Image(stored, affine, header=header), str(folder / f"BE_{name}.nii.gz"))
+    assert nib.load(str(folder / "BE_t1.nii.gz")).get_data_dtype() == np.dtype(">i2")
+    assert_reads_back(read_case(load_mri(tmp_path, "brats").cases[0]), c)
+
+
 def test_enhancing_value_per_format(tmp_path: Path) -> None:
     """A label volume that is 4 everywhere is enhancing in 2018–2021; 3 is enhancing in 2023."""
     c = make_canonical(2)
