@@ -197,3 +197,15 @@ def test_from_cases_builds_the_same_dataset(data: MRIData, volumes) -> None:
         ds[5]["image"].numpy(), SliceDataset(volumes, train=False)[5]["image"].numpy()
     )
     assert isinstance(data.root, Path)
+
+
+def test_half_precision_storage_returns_close_float32_items(data: MRIData, volumes) -> None:
+    half = load_volumes(data.cases[:2], dtype=np.float16)
+    assert half[0].image.dtype == np.float16 and half[0] is not volumes[0]
+    a = SliceDataset(half, train=False)[20]
+    b = SliceDataset(volumes[:2], train=False)[20]
+    assert a["image"].dtype == torch.float32
+    np.testing.assert_allclose(a["image"].numpy(), b["image"].numpy(), atol=4e-3)
+    np.testing.assert_array_equal(a["target"].numpy(), b["target"].numpy())
+    patch = PatchDataset(half, patch=(4, 8, 8), train=False)[0]
+    assert patch["image"].dtype == torch.float32

@@ -19,7 +19,7 @@ import pytest
 import SimpleITK as sitk
 
 from lococo.cli.main import main
-from lococo.data.mri import ENHANCING, MODALITIES, load_mri, read_case
+from lococo.data.mri import ENHANCING, MODALITIES, load_mri, parse_modality, read_case
 from lococo.data.mri.check import check_dataset, summary_lines
 from lococo.data.mri.volumes import read_header
 from lococo.errors import DataError, LococoError
@@ -385,6 +385,21 @@ def test_dataset_json_unknown_channel_name(tmp_path: Path) -> None:
     (tmp_path / "dataset.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match="unknown channel name 'DWI'"):
         load_mri(tmp_path, "decathlon")
+
+
+def test_modality_names_and_aliases() -> None:
+    assert [parse_modality(n) for n in ("FLAIR", "t2f", "T1w", "t1n", "t1ce", "t1gd", "T2w")] == [
+        "flair",
+        "flair",
+        "t1",
+        "t1",
+        "t1c",
+        "t1c",
+        "t2",
+    ]
+    with pytest.raises(LococoError, match=r"--modality: unknown MRI modality 'dwi'") as err:
+        parse_modality("dwi", option="--modality")
+    assert "\n" not in str(err.value)
 
 
 def test_unknown_format_and_empty_tree(tmp_path: Path) -> None:

@@ -20,11 +20,14 @@ from lococo.data.mri.types import (
     ENHANCING,
     LABEL_NAMES,
     MODALITIES,
+    MODALITY_ALIASES,
     MRI_FORMATS,
     NECROTIC,
     CaseVolumes,
     MRICase,
     MRIData,
+    canonical_modality,
+    parse_modality,
 )
 from lococo.data.mri.volumes import brain_mask, normalise_case, normalise_image, read_case
 from lococo.errors import LococoError
@@ -35,15 +38,18 @@ __all__ = [
     "ENHANCING",
     "LABEL_NAMES",
     "MODALITIES",
+    "MODALITY_ALIASES",
     "MRI_FORMATS",
     "NECROTIC",
     "CaseVolumes",
     "MRICase",
     "MRIData",
     "brain_mask",
+    "canonical_modality",
     "load_mri",
     "normalise_case",
     "normalise_image",
+    "parse_modality",
     "read_case",
     "split_cases",
 ]

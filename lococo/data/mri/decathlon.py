@@ -24,29 +24,14 @@ from lococo.data.mri.types import (
     EDEMA,
     ENHANCING,
     MODALITIES,
+    MODALITY_ALIASES,
     NECROTIC,
     MRICase,
     MRIData,
+    canonical_modality,
 )
 from lococo.errors import DataError
 
-#: Channel names used by the Decathlon, nnU-Net and BraTS, lower-cased → canonical modality.
-CHANNEL_ALIASES: dict[str, str] = {
-    "flair": "flair",
-    "t2f": "flair",
-    "t2-flair": "flair",
-    "t2_flair": "flair",
-    "t1": "t1",
-    "t1w": "t1",
-    "t1n": "t1",
-    "t1c": "t1c",
-    "t1ce": "t1c",
-    "t1gd": "t1c",
-    "t1-gd": "t1c",
-    "t1post": "t1c",
-    "t2": "t2",
-    "t2w": "t2",
-}
 #: The Decathlon's own label values (used when ``dataset.json`` has no ``labels``).
 DEFAULT_LABEL_MAP: dict[int, int] = {0: BACKGROUND, 1: EDEMA, 2: NECROTIC, 3: ENHANCING}
 
@@ -115,12 +100,12 @@ def channel_order(meta: dict[str, Any], meta_path: Path) -> dict[str, int]:
             raise DataError(
                 meta_path, f"key '{key}': channel index {index!r} is not an integer"
             ) from None
-        canonical = CHANNEL_ALIASES.get(str(name).strip().lower())
+        canonical = canonical_modality(str(name))
         if canonical is None:
             raise DataError(
                 meta_path,
                 f"key '{key}': unknown channel name {name!r}; "
-                f"expected one of {', '.join(sorted(CHANNEL_ALIASES))}",
+                f"expected one of {', '.join(sorted(MODALITY_ALIASES))}",
             )
         if canonical in out:
             raise DataError(meta_path, f"key '{key}': two channels are {canonical}")

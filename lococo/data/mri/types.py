@@ -22,8 +22,46 @@ from pathlib import Path
 
 import numpy as np
 
+from lococo.errors import LococoError
+
 #: Canonical modality order of every ``4×D×H×W`` image.
 MODALITIES: tuple[str, ...] = ("flair", "t1", "t1c", "t2")
+
+#: Names used for the sequences by BraTS 2015–2023, the Decathlon and nnU-Net, lower-cased →
+#: the canonical name in :data:`MODALITIES`.
+MODALITY_ALIASES: dict[str, str] = {
+    "flair": "flair",
+    "t2f": "flair",
+    "t2-flair": "flair",
+    "t2_flair": "flair",
+    "t1": "t1",
+    "t1w": "t1",
+    "t1n": "t1",
+    "t1c": "t1c",
+    "t1ce": "t1c",
+    "t1gd": "t1c",
+    "t1-gd": "t1c",
+    "t1post": "t1c",
+    "t2": "t2",
+    "t2w": "t2",
+}
+
+
+def canonical_modality(name: str) -> str | None:
+    """The :data:`MODALITIES` name of ``name`` (any case, any alias above), or ``None``."""
+    return MODALITY_ALIASES.get(str(name).strip().lower())
+
+
+def parse_modality(name: str, *, option: str = "modality") -> str:
+    """Like :func:`canonical_modality` but an unknown name is a one-line ``LococoError``."""
+    found = canonical_modality(name)
+    if found is None:
+        raise LococoError(
+            f"{option}: unknown MRI modality {name!r}; expected one of {', '.join(MODALITIES)} "
+            f"(or an alias: {', '.join(a for a in MODALITY_ALIASES if a not in MODALITIES)})"
+        )
+    return found
+
 
 BACKGROUND = 0
 NECROTIC = 1  # necrotic or non-enhancing tumour core
