@@ -174,26 +174,42 @@ def test_bad_study_arguments_fail_before_any_work(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_short_study_trains_resumes_and_beats_empty(tmp_path):
+def test_short_study_trains_evaluates_and_resumes(tmp_path):
     from lococo.data.mri.synth import synth_mri
 
-    synth_mri(tmp_path / "mri", seed=0, cases=10, size=32, progress=False)
+    synth_mri(tmp_path / "mri", seed=0, cases=8, size=32, progress=False)
     spec = SegStudySpec(
         data=str(tmp_path / "mri"),
-        methods=["cmim", "hemis"],
+        methods=["cmim", "mean"],
         seeds=[0, 1],
-        overrides={"trainer.max_epochs": 2, "data.slices_per_epoch": 64},
+        overrides={"trainer.max_epochs": 1, "data.slices_per_epoch": 32},
     )
     result = study.run_study(spec, tmp_path / "s", progress=False)
-    assert len(result["cells"]) == 4 and {t["versus"] for t in result["tests"]} == {"hemis"}
+    assert len(result["cells"]) == 4 and {t["versus"] for t in result["tests"]} == {"mean"}
     t1c = next(e for e in result["summary"] if e["modality"] == "t1c")
-    empty = max(c["empty_dice"] for c in result["cells"])
-    assert t1c["cmim_mean"] > empty + 0.05 and t1c["hemis_mean"] > empty + 0.05
+    cells = [c for c in result["cells"] if c["method"] == "cmim"]
+    assert t1c["cmim_mean"] == pytest.approx(np.mean([c["dice_t1c"] for c in cells]))
     # a cell whose evaluation was lost is evaluated again without retraining
-    results = RunDir(tmp_path / "s" / "cells" / "cmim-s1").read_results()
-    write_json(
-        tmp_path / "s" / "cells" / "cmim-s1" / "results.json",
-        {"cmim_seg_train": results["cmim_seg_train"]},
-    )
+    run = tmp_path / "s" / "cells" / "cmim-s1"
+    train = RunDir(run).read_results()["cmim_seg_train"]
+    write_json(run / "results.json", {"cmim_seg_train": train})
     again = study.run_study(spec, tmp_path / "s", progress=False)
     assert again["summary"] == result["summary"]
+    assert RunDir(run).read_results()["cmim_seg_train"] == train
+
+
+def test_main_job_runs_the_cmim_study_and_reports_it(tmp_path, monkeypatch):
+    from lococo import main_job
+
+    monkeypatch.setattr(study, "run_cell", fake_run_cell)
+    monkeypatch.setitem(main_job.MRI_DATA, "quick", main_job.PhantomSize(cases=4, size=32))
+    out = tmp_path / "job"
+    summary = main_job.run_all(out, systems=("cmim",), progress=False)
+    assert [e["modality"] for e in summary["cmim"]] == list(study.TEST_MODALITIES)
+    assert set(summary["cmim"][0]) >= {f"{m}_mean" for m in main_job.CMIM_METHODS}
+    assert summary["data"]["mri"] == str(out / "data" / "mri") and "zfs" not in summary
+    assert (out / "data" / "mri" / "synth_mri.json").is_file()
+    html = (out / "report.html").read_text()
+    assert "CMIM: segmentation with one MRI modality" in html and "cmim/report.html" in html
+    assert "seconds (cmim)" in html and (out / "cmim" / "report.html").is_file()
+    assert "No report renderer" not in html

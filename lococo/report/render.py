@@ -130,7 +130,7 @@ MAIN_JOB_SECTIONS: dict[str, Callable[[Path, Any], list[Section]]] = {
     "zfs": _zfs_sections,
     "cmim": cmim.main_sections,
 }
-MAIN_JOB_META = ("profile", "seed", "data")
+MAIN_JOB_META = ("profile", "seed", "data", "seconds")
 
 
 def main_document(root: Path, results: Mapping[str, Any]) -> Document:
@@ -141,6 +141,9 @@ def main_document(root: Path, results: Mapping[str, Any]) -> Document:
         meta.update({f"data ({name})": path for name, path in data.items()})
     elif data is not None:
         meta["data"] = data
+    seconds = results.get("seconds")
+    if isinstance(seconds, Mapping):
+        meta.update({f"seconds ({name})": value for name, value in seconds.items()})
     sections = [Section("Job", [key_value_table(meta, "Main job (lococo run)")])]
     for key, value in results.items():
         if key in MAIN_JOB_META:
