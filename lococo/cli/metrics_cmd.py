@@ -45,16 +45,25 @@ def register(sub: Any) -> None:
     kid.add_argument("--seed", type=int, default=0, help="subset sampling seed (default 0)")
     isc.add_argument("--splits", type=int, default=5, help="consecutive splits (default 5)")
     for parser, metric in ((fid, "fid"), (kid, "kid"), (isc, "is")):
-        parser.add_argument("--weights", metavar="FILE", help="FID Inception-V3 weights file")
+        parser.add_argument(
+            "--weights",
+            metavar="FILE",
+            help="FID Inception-V3 weights file (default: "
+            "$LOCOCO_WEIGHTS_DIR/weights-inception-2015-12-05-6726825d.pth)",
+        )
         parser.add_argument(
             "--substitute",
             metavar="CLASSIFIER.pt",
             help="use a lococo-trained CA classifier as the feature extractor instead of the "
             'FID Inception (results are marked "comparable": false)',
         )
-        parser.add_argument("--batch-size", type=int, default=50, help="images per batch")
+        parser.add_argument(
+            "--batch-size", type=int, default=50, metavar="N", help="images per batch (default 50)"
+        )
         parser.add_argument("--device", default="auto", help="auto (GPU if any) | cpu | cuda")
-        parser.add_argument("--out", metavar="FILE.json", help=f'write the result as "{metric}"')
+        parser.add_argument(
+            "--out", metavar="FILE.json", help=f'write the result as section "{metric}" of FILE'
+        )
         parser.add_argument(
             "--save-stats",
             metavar="FILE.npz",
