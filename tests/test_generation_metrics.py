@@ -241,6 +241,7 @@ def test_weights_file_loading_and_errors(tmp_path, monkeypatch, images) -> None:
     info = loaded.info()
     assert info["comparable"] is True and info["extractor"] == "inception-v3-fid"
     assert info["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert info["weights_hash_matches_name"] is False  # a random state dict, not the real file
 
     monkeypatch.delenv(WEIGHTS_ENV)
     with pytest.raises(LococoError) as err:
