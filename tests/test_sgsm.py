@@ -302,3 +302,28 @@ def test_pretrain_sgsm_writes_results_report_and_loadable_model(scenes, tmp_path
     assert main([*resume, "trainer.max_epochs=2"]) == 0
     again = json.loads((run / "results.json").read_text())["sgsm"]
     assert again["epochs"] == 2 and again["resumed_from"].endswith("last.ckpt")
+
+
+@pytest.mark.slow
+def test_sgsm_learns_the_pairing_and_shuffled_pairs_stay_at_chance(tmp_path):
+    """Quick profile on synthetic scenes: retrieval far above chance both ways after training on
+    true pairs; the same training on mismatched pairs (``sgsm.shuffle_pairs``) stays at chance."""
+    data = tmp_path / "scenes"
+    synth_layout(data, seed=11, images=600, image_size=64, val_fraction=0.25, progress=False)
+    common = ["--profile", "quick", "--no-progress", "trainer.max_epochs=10", "eval.candidates=100"]
+    results = {}
+    for name, extra in (("true", []), ("shuffled", ["sgsm.shuffle_pairs=true"])):
+        run = tmp_path / name
+        args = ["ocgan", "pretrain-sgsm", "--data", str(data), "--out", str(run)]
+        assert main([*args, *common, *extra]) == 0
+        results[name] = json.loads((run / "results.json").read_text())["sgsm"]
+    true, shuffled = results["true"], results["shuffled"]
+    chance = true["chance_r1"]
+    assert true["candidates"] == 100 and chance == pytest.approx(0.01)
+    for key in ("g2i_r1", "i2g_r1"):
+        assert true[key] >= 4 * chance, true
+        assert shuffled[key] <= 3 * chance, shuffled
+    for key in ("g2i_r5", "i2g_r5"):
+        assert true[key] >= 3 * true["chance_r5"], true
+        assert shuffled[key] <= 2.5 * shuffled["chance_r5"], shuffled
+    assert shuffled["shuffle_pairs"] is True and true["shuffle_pairs"] is False
