@@ -12,10 +12,11 @@ import torch
 import zsl_fixtures as fx
 from PIL import Image
 
+from lococo.data.images import load_resized
 from lococo.data.zsl.awa2 import load_awa2
 from lococo.data.zsl.check import ZSL_FORMATS, check_dataset, load_zsl, summary_lines
 from lococo.data.zsl.cub import load_cub
-from lococo.data.zsl.images import ZSLImageDataset, class_index_map, crop_size, load_resized
+from lococo.data.zsl.images import ZSLImageDataset, class_index_map, crop_size
 from lococo.data.zsl.sun import load_sun
 from lococo.data.zsl.types import ZSLData
 from lococo.data.zsl.xlsa17 import load_xlsa17, map_image_files, relative_after

@@ -26,6 +26,22 @@ def register(sub: Any) -> None:
     zsl.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     zsl.add_argument("--no-progress", action="store_true")
     zsl.set_defaults(handler=_synth_zsl)
+    layout = ssub.add_parser(
+        "layout", help='"synthetic scenes" (layouts with stuff and things) in the COCO-Stuff layout'
+    )
+    layout.add_argument("--out", required=True, help="output directory (must be absent or empty)")
+    layout.add_argument("--seed", type=int, default=0)
+    layout.add_argument("--images", type=int, default=1000, help="images in all (default 1000)")
+    layout.add_argument(
+        "--image-size", type=int, default=64, help="image side in pixels (default 64)"
+    )
+    layout.add_argument(
+        "--val-fraction", type=float, default=0.2, help="share of images in val2017 (default 0.2)"
+    )
+    layout.add_argument("--workers", type=int, default=1, help="parallel writer processes")
+    layout.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    layout.add_argument("--no-progress", action="store_true")
+    layout.set_defaults(handler=_synth_layout)
 
     check = dsub.add_parser("check", help="validate a dataset tree and print a summary")
     check.add_argument("path", help="dataset root")
@@ -61,6 +77,27 @@ def _synth_zsl(args: argparse.Namespace) -> int:
         f"wrote {info.num_images} images of {len(info.class_names)} classes "
         f"({len(info.unseen_classes)} unseen) to {info.root} "
         f"({info.images_per_second:.0f} images/s)"
+    )
+    return 0
+
+
+def _synth_layout(args: argparse.Namespace) -> int:
+    from lococo.data.layout.synth import synth_layout
+
+    info = synth_layout(
+        args.out,
+        seed=args.seed,
+        images=args.images,
+        image_size=args.image_size,
+        val_fraction=args.val_fraction,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(
+        f"wrote {info.num_images} scenes (train2017 {info.split_images['train']}, "
+        f"val2017 {info.split_images['val']}; {info.donut_images} with overlapping same-class "
+        f"boxes) to {info.root} ({info.images_per_second:.0f} images/s)"
     )
     return 0
 

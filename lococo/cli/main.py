@@ -14,7 +14,7 @@ from lococo.errors import LococoError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lococo.cli import data_cmd, metrics_cmd, report_cmd, run_cmd, zfs_cmd
+    from lococo.cli import data_cmd, metrics_cmd, ocgan_cmd, report_cmd, run_cmd, zfs_cmd
 
     parser = argparse.ArgumentParser(
         prog="lococo",
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.register(sub)
     data_cmd.register(sub)
     zfs_cmd.register(sub)
+    ocgan_cmd.register(sub)
     report_cmd.register(sub)
     metrics_cmd.register(sub)
     return parser

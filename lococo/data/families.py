@@ -17,6 +17,8 @@ FORMATS: dict[str, str] = {
     "cub": "zsl",
     "awa2": "zsl",
     "sun": "zsl",
+    "coco-stuff": "layout",
+    "vg": "layout",
 }
 
 

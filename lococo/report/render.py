@@ -3,6 +3,7 @@
 The kind of directory is read from ``DIR/results.json``:
 
 * **run** (a ZFS run): keys ``pretrain`` and/or ``zsl`` (and optionally ``analysis``);
+* **sgsm** (an OC-GAN SGSM pretraining run): key ``sgsm``;
 * **study** (a ZFS study): keys ``study``, ``cells`` and ``summary``;
 * **main job** (``lococo run``): keys ``profile``, ``seed`` and one section per system, each
   rendered by :data:`MAIN_JOB_SECTIONS` (``zfs``: the summary rows, the study in ``DIR/zfs``).
@@ -20,6 +21,7 @@ from lococo.io import atomic_open
 from lococo.report.html import render_html
 from lococo.report.markdown import render_markdown
 from lococo.report.model import Document, Link, Paragraph, Section, key_value_table
+from lococo.report.ocgan import sgsm_document
 from lococo.report.zfs import (
     chance_paragraph,
     figures_section,
@@ -29,7 +31,7 @@ from lococo.report.zfs import (
 )
 
 RESULTS = "results.json"
-KINDS = ("main", "study", "run")
+KINDS = ("main", "study", "run", "sgsm")
 
 
 def render_report(directory: str | Path, *, recursive: bool = False) -> tuple[Path, Path]:
@@ -80,10 +82,12 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
         return "study"
     if "pretrain" in results or "zsl" in results:
         return "run"
+    if "sgsm" in results:
+        return "sgsm"
     keys = ", ".join(sorted(results)) or "none"
     raise LococoError(
         f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl), "
-        "a study (study, cells, summary) or a main job (profile, seed, ...)"
+        "a study (study, cells, summary), an SGSM run (sgsm) or a main job (profile, seed, ...)"
     )
 
 
@@ -144,4 +148,5 @@ BUILDERS: dict[str, Callable[[Path, Mapping[str, Any]], Document]] = {
     "main": main_document,
     "study": study_document,
     "run": run_document,
+    "sgsm": sgsm_document,
 }

@@ -22,7 +22,7 @@ def load_zsl_for(cfg: DataConfig) -> ZSLData:
         raise LococoError(f"{root}: dataset directory not found")
     data = load_zsl(root, cfg.format, splits_dir=cfg.splits_dir)
     if cfg.verify_images:
-        from lococo.data.zsl.images import threaded_map, verify_image
+        from lococo.data.images import threaded_map, verify_image
 
         for _ in threaded_map(verify_image, data.image_paths, desc="verify images"):
             pass

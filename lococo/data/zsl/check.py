@@ -50,7 +50,7 @@ def check_dataset(
     warnings = list(_warnings(data)) + geometry_warnings(data)
     verified = 0
     if verify_images:
-        from lococo.data.zsl.images import threaded_map, verify_image
+        from lococo.data.images import threaded_map, verify_image
 
         for _ in threaded_map(verify_image, data.image_paths, progress, "verify"):
             verified += 1

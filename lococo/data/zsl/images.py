@@ -8,89 +8,22 @@ epoch only crops and flips tensors.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lococo.data.images import decode_all, load_resized
 from lococo.data.zsl.types import ZSLData
-from lococo.errors import DataError
 
 CROP_RATIO = 0.875
-PROGRESS_MIN_IMAGES = 200
-T = TypeVar("T")
 
 
 def crop_size(image_size: int) -> int:
     """Side of the crops taken from ``image_size`` images: ``round(0.875 · image_size)``."""
     return round(CROP_RATIO * image_size)
-
-
-def load_resized(path: str | Path, size: int) -> torch.Tensor:
-    """Decode ``path`` as RGB resized to ``size × size`` (bilinear): ``uint8`` ``3×size×size``."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale >= size
-            rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-    except FileNotFoundError:
-        raise DataError(path, "missing image file") from None
-    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... on bad files
-        raise DataError(path, f"cannot decode image ({exc})") from exc
-    return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
-
-
-def verify_image(path: str | Path) -> tuple[int, int]:
-    """Open and fully decode ``path`` at full resolution; return (width, height)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.size
-    except FileNotFoundError:
-        raise DataError(path, "missing image file") from None
-    except Exception as exc:
-        raise DataError(path, f"corrupt or truncated image ({exc})") from exc
-
-
-def threaded_map(
-    fn: Callable[[Path], T],
-    paths: Sequence[Path],
-    progress: bool = True,
-    desc: str = "images",
-    num_threads: int | None = None,
-) -> Iterable[T]:
-    """``fn`` over ``paths`` in order on a thread pool (PIL decodes without the GIL)."""
-    from tqdm.auto import tqdm
-
-    threads = num_threads or min(8, os.cpu_count() or 1)
-    show = progress and len(paths) >= PROGRESS_MIN_IMAGES
-    pool = ThreadPoolExecutor(max_workers=threads)
-    try:
-        with tqdm(total=len(paths), desc=desc, disable=not show, leave=False) as bar:
-            for item in pool.map(fn, paths):
-                bar.update(1)
-                yield item
-    finally:  # on an error, do not wait for the remaining images
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def decode_all(
-    paths: Sequence[Path], size: int, progress: bool = True, num_threads: int | None = None
-) -> torch.Tensor:
-    """Decode and resize every image once: ``uint8`` ``N×3×size×size``."""
-    out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
-    loaded = threaded_map(lambda p: load_resized(p, size), paths, progress, "decode", num_threads)
-    for i, image in enumerate(loaded):
-        out[i] = image
-    return out
 
 
 def class_index_map(class_ids: Iterable[int]) -> dict[int, int]:

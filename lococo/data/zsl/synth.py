@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import os
 import shutil
 import sys
 import time
@@ -44,13 +43,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lococo.errors import LococoError
+from lococo.data.staging import (
+    SynthArgumentError,
+    check_output_dir,
+    move_into_place,
+    staging_dir,
+)
 from lococo.io import write_json
-
-
-class SynthArgumentError(LococoError, ValueError):
-    """A synthetic-data option is invalid (also a ``ValueError``)."""
-
 
 PART_NAMES: tuple[str, ...] = (
     "back",
@@ -789,12 +788,12 @@ def synth_zsl(
     groups = normalise_groups(groups)
     _check_args(seed, classes, unseen, images_per_class, image_size, workers)
     out = Path(out)
-    _check_out(out, overwrite)
+    check_output_dir(out, overwrite, _TMP_PREFIX)
     start = time.perf_counter()
     combos, unseen_ids = choose_classes(groups, classes, unseen, np.random.default_rng([seed, 0]))
     names = _class_folders(groups, combos)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".tmp-synth-zsl-{os.getpid()}-{time.time_ns()}"
+    tmp = staging_dir(out, _TMP_PREFIX)
     try:
         layout = _Layout(tmp)
         labels = np.repeat(np.arange(classes), images_per_class)
@@ -820,7 +819,7 @@ def synth_zsl(
             unseen_classes=unseen_ids.tolist(),
         )
         write_json(tmp / "synth_zsl.json", manifest)
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out, _OURS)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -863,31 +862,7 @@ def _check_args(
 
 
 _OURS = ("CUB_200_2011", "xlsa17", "attributes.txt", "synth_zsl.json")
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise SynthArgumentError(f"{out}: exists and is not a directory")
-    if not out.exists() or overwrite:
-        return
-    entries = [p.name for p in out.iterdir() if not p.name.startswith(".tmp-synth-zsl-")]
-    if entries:
-        raise SynthArgumentError(
-            f"{out}: directory is not empty ({', '.join(sorted(entries)[:5])}); "
-            "pass overwrite=True (--overwrite) to replace it"
-        )
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Swap the finished tree in: old outputs go to a trash folder first, then are deleted."""
-    trash = tmp.with_name(tmp.name + "-old")
-    for name in _OURS:
-        if (out / name).exists() or (out / name).is_symlink():
-            trash.mkdir(exist_ok=True)
-            os.replace(out / name, trash / name)
-    for name in _OURS:
-        os.replace(tmp / name, out / name)
-    shutil.rmtree(trash, ignore_errors=True)
+_TMP_PREFIX = ".tmp-synth-zsl-"
 
 
 @dataclass(frozen=True)
