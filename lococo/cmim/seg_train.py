@@ -50,6 +50,15 @@ def soft_dice(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
     return (2 * (pred * target).sum() + eps) / (pred.sum() + target.sum() + eps)
 
 
+class EpochSlices(L.Callback):
+    """Let the training slice dataset draw a new (deterministic) sample every epoch."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        dataset = getattr(trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(trainer.current_epoch)
+
+
 class SegModule(L.LightningModule):
     """Trains one segmentation model; batches are dicts with ``image`` ``B×4×H×W``,
     ``target`` ``B×1×H×W`` and ``case`` (names or ids: slices of one case are never each
@@ -111,7 +120,7 @@ def train_seg(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if not resume:
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
-    train_set = slice_dataset(splits["train"], cfg, train=True)
+    train_set = slice_dataset(splits["train"], cfg, train=True, progress=progress)
     val_set = slice_dataset(splits["val"], cfg, train=False) if splits["val"] else None
     module = SegModule(to_dict(cfg))
     if isinstance(module.model, MeanImputationModel):
@@ -126,7 +135,11 @@ def train_seg(
     )
     val_loader = DataLoader(val_set, shuffle=False, **loader_args) if val_set else None
     trainer = build_trainer(
-        run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress
+        run,
+        dict(cfg.trainer),
+        checkpoint_interval_s=cfg.checkpoint_interval_s,
+        callbacks=[EpochSlices()],
+        progress=progress,
     )
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()
