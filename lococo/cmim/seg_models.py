@@ -15,9 +15,9 @@ terms of one batch; ``test_inputs`` lists the conditions a model can be evaluate
   ``modalities_per_step`` — an unbiased estimate of the pair average at a lower cost) and the
   all-modality input as one batch: the segmentation loss covers all of them, the local–local
   JSD loss couples the single-modality encoder maps at level ``mi_level`` (every position,
-  or a random subset of ``mi_positions`` positions per step: the critic scores all ``B²`` pairs at each
-  position, so its cost grows with ``B²·positions``; a subset is an unbiased estimate of the
-  same position average).
+  or a random subset of ``mi_positions`` positions per step: the critic scores all ``B²``
+  pairs at each position, so its cost grows with ``B²·positions``; a subset is an unbiased
+  estimate of the same position average).
 * :class:`HeMISModel` — HeMIS (Havaei et al. 2016): one encoder per modality, fusion of every
   encoder level by the mean and variance over the available modalities (:func:`hemis_fuse`),
   a shared decoder; modalities dropped at random in training.
