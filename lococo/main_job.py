@@ -61,10 +61,10 @@ class PhantomSize:
     size: int
 
 
-#: Brain phantoms per profile; the quick one keeps CMIM's share of the job within 3 minutes
-#: on 2 CPU cores (measured; docs/study.md).
+#: Brain phantoms per profile (the quick training profile is sized for side 32); the quick
+#: one keeps CMIM's share of the main job within 3 minutes on 2 CPU cores (measured).
 MRI_DATA = {
-    "quick": PhantomSize(cases=24, size=48),
+    "quick": PhantomSize(cases=30, size=32),
     "paper": PhantomSize(cases=60, size=96),
 }
 #: The CMIM methods of the main job: table 8.2's columns.
