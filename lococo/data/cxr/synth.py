@@ -225,8 +225,9 @@ def _soft(d: np.ndarray, edge: float = 0.08) -> np.ndarray:
 def render_frontal(findings: dict[str, str], rng: np.random.Generator, size: int) -> np.ndarray:
     """A frontal (PA/AP) chest image in ``[0, 1]`` showing ``findings`` (name → side)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
-    noise = rng.normal(0.0, 0.02, (size, size)).astype(np.float32)  # drawn first: the same
-    jit = lambda s: float(rng.normal(0.0, s))  # noqa: E731  # image with or without findings
+    # noise is drawn first, so an image with or without a finding differs only by the finding
+    noise = rng.normal(0.0, 0.02, (size, size)).astype(np.float32)
+    jit = lambda s: float(rng.normal(0.0, s))  # noqa: E731
     img = np.full((size, size), 0.08, np.float32)
     body = _soft(_ellipse(yy, xx, 0.58 + jit(0.01), 0.5 + jit(0.01), 0.52, 0.46), 0.05)
     img += 0.30 * body
