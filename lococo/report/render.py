@@ -5,7 +5,9 @@ The kind of directory is read from ``DIR/results.json``:
 * **run** (a ZFS run): keys ``pretrain`` and/or ``zsl`` (and optionally ``analysis``);
 * **cmim_run** (a CMIM segmentation run): key ``cmim_seg_train`` and/or ``cmim_seg``;
 * **study**: keys ``study``, ``cells`` and ``summary``; ``study.system`` names the system
-  (``cmim_seg``: a CMIM study, kind **cmim_study**; absent: ZFS);
+  (``cmim_seg``: a CMIM study, kind **cmim_study**; ``cmim_cls``: a CMIM classification
+  study, kind **cmim_cls_study**; absent: ZFS);
+* **cmim_cls_run** (a CMIM classification run): key ``cmim_cls_train`` and/or ``cmim_cls``;
 * **main job** (``lococo run``): keys ``profile``, ``seed`` and one section per system, each
   rendered by :data:`MAIN_JOB_SECTIONS` (``zfs``: the summary rows, the study in ``DIR/zfs``).
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from lococo.errors import LococoError
 from lococo.io import atomic_open
-from lococo.report import cmim
+from lococo.report import cmim, cmim_cls
 from lococo.report.html import render_html
 from lococo.report.markdown import render_markdown
 from lococo.report.model import Document, Link, Paragraph, Section, key_value_table
@@ -32,8 +34,8 @@ from lococo.report.zfs import (
 )
 
 RESULTS = "results.json"
-KINDS = ("main", "study", "run", "cmim_study", "cmim_run")
-STUDY_KINDS = ("study", "cmim_study")
+KINDS = ("main", "study", "run", "cmim_study", "cmim_run", "cmim_cls_study", "cmim_cls_run")
+STUDY_KINDS = ("study", "cmim_study", "cmim_cls_study")
 
 
 def render_report(directory: str | Path, *, recursive: bool = False) -> tuple[Path, Path]:
@@ -81,11 +83,15 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
     if {"profile", "seed"} <= results.keys():
         return "main"
     if {"study", "cells", "summary"} <= results.keys():
+        if cmim_cls.is_study(results):
+            return "cmim_cls_study"
         return "cmim_study" if cmim.is_study(results) else "study"
     if "pretrain" in results or "zsl" in results:
         return "run"
     if cmim.SECTION in results or cmim.TRAIN_SECTION in results:
         return "cmim_run"
+    if cmim_cls.is_run(results):
+        return "cmim_cls_run"
     keys = ", ".join(sorted(results)) or "none"
     raise LococoError(
         f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl, "
@@ -129,6 +135,7 @@ def _zfs_sections(root: Path, rows: Any) -> list[Section]:
 MAIN_JOB_SECTIONS: dict[str, Callable[[Path, Any], list[Section]]] = {
     "zfs": _zfs_sections,
     "cmim": cmim.main_sections,
+    "cmim_cls": cmim_cls.main_sections,
 }
 MAIN_JOB_META = ("profile", "seed", "data", "seconds")
 
@@ -162,4 +169,6 @@ BUILDERS: dict[str, Callable[[Path, Mapping[str, Any]], Document]] = {
     "run": run_document,
     "cmim_study": cmim.study_document,
     "cmim_run": cmim.run_document,
+    "cmim_cls_study": cmim_cls.study_document,
+    "cmim_cls_run": cmim_cls.run_document,
 }
