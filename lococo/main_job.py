@@ -12,7 +12,7 @@ from lococo.zfs.config import METHODS
 from lococo.zfs.study import StudySpec, run_study
 
 #: The systems of the main job, in the order they run.
-SYSTEMS = ("zfs", "cmim")
+SYSTEMS = ("zfs", "cmim", "cmim_cls")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ def run_all(
     systems: Sequence[str] = SYSTEMS,
     overrides: dict[str, Any] | None = None,
     cmim_overrides: dict[str, Any] | None = None,
+    cmim_cls_overrides: dict[str, Any] | None = None,
     progress: bool = True,
     on_cell: Any = None,
 ) -> dict[str, Any]:
@@ -145,6 +146,22 @@ def run_all(
         summary["cmim"] = cmim["summary"]
         summary["seconds"]["cmim"] = round(time.perf_counter() - start, 1)
         summary["seconds"]["cmim_cpu"] = round(time.process_time() - cpu, 1)
+    if "cmim_cls" in systems:  # chest X-rays -> table 8.1 (lococo.cmim.cls_study)
+        from lococo.cmim.cls_study import main_job_study
+
+        start, cpu = time.perf_counter(), time.process_time()
+        cls = main_job_study(
+            out,
+            profile=profile,
+            seed=seed,
+            overrides=cmim_cls_overrides,
+            progress=progress,
+            on_cell=_announce("cmim_cls", on_cell),
+        )
+        summary["data"]["cxr"] = str(out / "data" / "cxr")
+        summary["cmim_cls"] = cls["summary"]
+        summary["seconds"]["cmim_cls"] = round(time.perf_counter() - start, 1)
+        summary["seconds"]["cmim_cls_cpu"] = round(time.process_time() - cpu, 1)
     write_json(out / "results.json", summary)
     render_reports(out)
     return summary

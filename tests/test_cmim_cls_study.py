@@ -140,3 +140,17 @@ def test_auc_text() -> None:
     assert cls_study.auc_text(0.79312, 0.0041, 3) == "0.793 ± 0.004"
     assert cls_study.auc_text(0.79312, 0.0041, 1) == "0.793"
     assert cls_study.auc_text(math.nan) == "–"
+
+
+@pytest.mark.slow
+def test_main_job_classification(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``lococo run --systems cmim_cls``: synthetic X-rays, both methods, table 8.1 in the
+    main report; both models well above chance."""
+    out = tmp_path / "job"
+    assert main(["run", "--out", str(out), "--systems", "cmim_cls", "--no-progress"]) == 0
+    assert "table 8.1" in capsys.readouterr().out
+    summary = json.loads((out / "results.json").read_text())
+    assert [e["method"] for e in summary["cmim_cls"]] == ["cmim", "image_only"]
+    assert all(e["auc_mean"] >= 0.6 for e in summary["cmim_cls"])
+    assert "Table 8.1" in (out / "report.md").read_text()
+    assert (out / "cmim_cls" / "figures" / "agreement.png").is_file()

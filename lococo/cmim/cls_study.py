@@ -338,3 +338,41 @@ def findings(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _p(p: Any) -> str:
     return "n/a" if p is None or p != p else f"{p:.2g}"
+
+
+# --------------------------------------------------------------------------- main job
+
+#: Synthetic chest X-rays of the main job per profile: (reports, image size). The quick one
+#: keeps the classification share of ``lococo run`` within 2 minutes on 2 CPU cores.
+MAIN_JOB_DATA = {"quick": (400, 64), "paper": (3955, 224)}
+#: The methods of the main job: table 8.1's two columns that need no captioning model.
+MAIN_JOB_METHODS = CLS_METHODS
+
+
+def main_job_study(
+    out: Path,
+    *,
+    profile: str,
+    seed: int,
+    overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    on_cell: Any = None,
+) -> dict[str, Any]:
+    """``lococo run``'s classification step: synthetic X-rays (once) under
+    ``out/data/cxr``, then the table 8.1 study of CMIM and the image-only ResNet with one seed
+    under ``out/cmim_cls``; returns the study's ``results.json`` content."""
+    from lococo.data.cxr.synth import synth_cxr
+
+    root = out / "data" / "cxr"
+    if not (root / "synth_cxr.json").exists():
+        reports, size = MAIN_JOB_DATA[profile]
+        synth_cxr(root, seed=seed, reports=reports, image_size=size, overwrite=True,
+                  progress=progress)  # fmt: skip
+    spec = ClsStudySpec(
+        data=str(root),
+        methods=MAIN_JOB_METHODS,
+        seeds=(seed,),
+        profile=profile,
+        overrides=dict(overrides or {}),
+    )
+    return run_cls_study(spec, out / "cmim_cls", progress=progress, on_cell=on_cell)
