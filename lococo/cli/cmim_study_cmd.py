@@ -109,4 +109,8 @@ def print_table(result: dict[str, Any]) -> None:
     print(format_table(rows, ["input", *methods]))
     for finding in findings(result):
         verdict = "holds" if finding["holds"] else "does not hold"
+        if finding["holds"] and finding.get("significant") is not None:
+            verdict += (
+                " (p < 0.05 against each)" if finding["significant"] else " (not all p < 0.05)"
+            )
         print(f"- {finding['finding']}: {verdict} ({finding['evidence']})")
