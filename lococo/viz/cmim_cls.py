@@ -49,8 +49,8 @@ def draw_roc(runs: Mapping[str, Path], path: str | Path, title: str = "") -> Pat
             auc = roc_auc_score(y, s)
             ax.plot(fpr, tpr, color=style(i)["color"], lw=1.2, label=f"{label} {auc:.2f}")
         ax.set_title(f"{name} (n+={int(next(iter(saved.values()))['labels'][:, k].sum())})")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
+        ax.set_xlim(-0.02, 1.02)  # curves on the border (AUC 1) stay visible
+        ax.set_ylim(-0.02, 1.02)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6, loc="lower right")
     for k in range(len(classes), nrows * ncols):
