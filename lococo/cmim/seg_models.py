@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from lococo.cmim.losses import all_pairs, cross_modal_mi, pair_critics, pair_key
 from lococo.cmim.seg_config import SEG_MODALITIES, SegConfig
 from lococo.cmim.unet import UNet, UNetDecoder, UNetEncoder
+from lococo.errors import ConfigError
 
 #: Test-time conditions: each modality alone, then all four.
 TEST_INPUTS: tuple[str, ...] = (*SEG_MODALITIES, "all")
@@ -134,12 +135,12 @@ class CMIMSegModel(SegModel):
         super().__init__(cfg)
         m = cfg.method
         if not 0 <= m.mi_level < len(self.widths):
-            raise ValueError(f"method.mi_level must be in 0..{len(self.widths) - 1}")
+            raise ConfigError(f"method.mi_level must be in 0..{len(self.widths) - 1}")
         self.unet = UNet(2 * NUM_MODALITIES, self.widths, 1, cfg.model.norm, cfg.model.dropout)
         self.mi_level = m.mi_level
         self.mi_positions = m.mi_positions
         if not 2 <= m.modalities_per_step <= NUM_MODALITIES:
-            raise ValueError(f"method.modalities_per_step must be in 2..{NUM_MODALITIES}")
+            raise ConfigError(f"method.modalities_per_step must be in 2..{NUM_MODALITIES}")
         self.modalities_per_step = m.modalities_per_step
         self.lambda_ll = m.lambda_ll
         self.estimator = m.estimator
