@@ -119,7 +119,11 @@ def print_cls_table(result: dict[str, Any]) -> None:
     from lococo.cmim.cls_study import auc_text
 
     rows = [
-        {"method": e["method"], "seeds": e["seeds"], "AUC": auc_text(e["auc_mean"], e["auc_std"])}
+        {
+            "method": e["method"],
+            "seeds": e["seeds"],
+            "AUC": auc_text(e["auc_mean"], e["auc_std"], e["seeds"]),
+        }
         for e in result["summary"]
     ]
     print("\nTable 8.1: ROC-AUC (macro over classes) from the image alone; mean ± std over seeds")
@@ -127,13 +131,14 @@ def print_cls_table(result: dict[str, Any]) -> None:
     test = result.get("test")
     if test:
         print(
-            f"CMIM − image_only: {test['mean_diff']:+.3f} over {test['n']} seeds "
+            f"CMIM − image_only: {test['mean_diff']:+.3f} over {test['n']} seed(s) "
             f"(wins {test['wins']}/{test['n']}; Wilcoxon p={test['p']:.2g}, "
             f"paired t p={test['t_p']:.2g})"
         )
+        print("per class (CMIM − image_only, mean ± std over seeds, CMIM wins):")
     for row in result.get("per_class") or []:
         if row.get("diff_mean") is not None:
+            spread = f" ± {row['diff_std']:.3f}" if row["n"] > 1 else ""
             print(
-                f"  {row['class']}: {row['diff_mean']:+.3f} ± {row['diff_std']:.3f} "
-                f"(wins {row['wins']}/{row['n']})"
+                f"  {row['class']}: {row['diff_mean']:+.3f}{spread} (wins {row['wins']}/{row['n']})"
             )
