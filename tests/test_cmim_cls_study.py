@@ -90,6 +90,7 @@ def test_table_and_tests_match_direct_computation(fake_cells: None, tmp_path: Pa
         assert by_class[c]["diff_mean"] == pytest.approx(np.mean(d))
         assert by_class[c]["diff_std"] == pytest.approx(np.std(d, ddof=1))
         assert by_class[c]["wins"] == sum(x > 0 for x in d)
+        assert by_class[c]["losses"] == sum(x < 0 for x in d)
     pooled = [
         fake_auc(ClsCell("cmim", s))[c] - fake_auc(ClsCell("image_only", s))[c]
         for c in sorted(CLASSES)

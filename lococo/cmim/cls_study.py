@@ -206,6 +206,7 @@ def per_class(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list
             diffs = [a[s] - b[s] for s in seeds]
             entry["diff_mean"], entry["diff_std"] = mean_std(diffs)
             entry["wins"] = sum(d > 0 for d in diffs)
+            entry["losses"] = sum(d < 0 for d in diffs)
             entry["n"] = len(diffs)
         out.append(entry)
     return out
@@ -318,7 +319,9 @@ def findings(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             if r.get("n") and r.get("wins") == r["n"]
         ]
         behind = [
-            r["class"] for r in results.get("per_class") or [] if r.get("n") and r.get("wins") == 0
+            r["class"]
+            for r in results.get("per_class") or []
+            if r.get("n") and r.get("losses") == r["n"]
         ]
         out.append(
             {
