@@ -42,6 +42,25 @@ def register(sub: Any) -> None:
     layout.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     layout.add_argument("--no-progress", action="store_true")
     layout.set_defaults(handler=_synth_layout)
+    cxr = ssub.add_parser("cxr", help="chest X-rays + reports in the Open-I (NLMCXR) layout")
+    cxr.add_argument("--out", required=True, help="output directory (must be absent or empty)")
+    cxr.add_argument("--seed", type=int, default=0)
+    cxr.add_argument("--reports", type=int, default=400, help="number of reports (default 400)")
+    cxr.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
+    cxr.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    cxr.add_argument("--no-progress", action="store_true")
+    cxr.set_defaults(handler=_synth_cxr)
+    mri = ssub.add_parser("mri", help="brain-tumour phantoms in the BraTS NIfTI 2018-2021 layout")
+    mri.add_argument("--out", required=True, help="output directory (must be absent or empty)")
+    mri.add_argument("--seed", type=int, default=0)
+    mri.add_argument("--cases", type=int, default=30, help="number of cases (default 30)")
+    mri.add_argument("--size", type=int, default=64, help="in-plane side in voxels (default 64)")
+    mri.add_argument(
+        "--tumour-scale", type=float, default=1.0, help="multiply tumour radii (default 1)"
+    )
+    mri.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    mri.add_argument("--no-progress", action="store_true")
+    mri.set_defaults(handler=_synth_mri)
 
     check = dsub.add_parser("check", help="validate a dataset tree and print a summary")
     check.add_argument("path", help="dataset root")
@@ -98,6 +117,44 @@ def _synth_layout(args: argparse.Namespace) -> int:
         f"wrote {info.num_images} scenes (train2017 {info.split_images['train']}, "
         f"val2017 {info.split_images['val']}; {info.donut_images} with overlapping same-class "
         f"boxes) to {info.root} ({info.images_per_second:.0f} images/s)"
+    )
+    return 0
+
+
+def _synth_mri(args: argparse.Namespace) -> int:
+    from lococo.data.mri.synth import synth_mri
+
+    info = synth_mri(
+        args.out,
+        seed=args.seed,
+        cases=args.cases,
+        size=args.size,
+        tumour_scale=args.tumour_scale,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
+    )
+    d, h, w = info.shape
+    print(
+        f"wrote {len(info.case_ids)} cases of {d}×{h}×{w} voxels to {info.root} "
+        f"({info.cases_per_second:.1f} cases/s)"
+    )
+    return 0
+
+
+def _synth_cxr(args: argparse.Namespace) -> int:
+    from lococo.data.cxr.synth import synth_cxr
+
+    info = synth_cxr(
+        args.out,
+        seed=args.seed,
+        reports=args.reports,
+        image_size=args.image_size,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(
+        f"wrote {info.reports} reports ({info.reports_without_images} without images) and "
+        f"{info.images} images to {info.root} in {info.seconds:.1f} s"
     )
     return 0
 

@@ -14,7 +14,15 @@ from lococo.errors import LococoError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lococo.cli import data_cmd, metrics_cmd, ocgan_cmd, report_cmd, run_cmd, zfs_cmd
+    from lococo.cli import (
+        cmim_cmd,
+        data_cmd,
+        metrics_cmd,
+        ocgan_cmd,
+        report_cmd,
+        run_cmd,
+        zfs_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="lococo",
@@ -30,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.register(sub)
     zfs_cmd.register(sub)
     ocgan_cmd.register(sub)
+    cmim_cmd.register(sub)
     report_cmd.register(sub)
     metrics_cmd.register(sub)
     return parser

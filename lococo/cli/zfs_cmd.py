@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from lococo.cli.common import add_config_options
+from lococo.study.runner import add_launcher_options
 from lococo.zfs.config import METHODS as METHOD_NAMES
 
 
@@ -50,17 +51,7 @@ def register(sub: Any) -> None:
     st.add_argument("--encoders", default="basic", help="comma-separated: basic,alexnet")
     st.add_argument("--seeds", default="0", help="comma-separated integer seeds")
     st.add_argument("--cmdim-p", default="1,0.5,0.1", help="CMDIM matching probabilities")
-    st.add_argument(
-        "--launcher",
-        choices=("local", "slurm", "submitit-local"),
-        default="local",
-        help="local: cells one after another here; slurm: one submitit job per cell",
-    )
-    st.add_argument("--slurm-partition", help="SLURM partition")
-    st.add_argument("--slurm-gpus", type=int, default=1, help="GPUs per job (default 1)")
-    st.add_argument("--slurm-cpus", type=int, default=8, help="CPUs per job (default 8)")
-    st.add_argument("--slurm-time", type=int, default=24 * 60, help="time limit in minutes")
-    st.add_argument("--slurm-mem-gb", type=int, default=None, help="memory per job in GB")
+    add_launcher_options(st)
     add_config_options(st, "paper")
     st.set_defaults(handler=_study)
 
@@ -226,8 +217,9 @@ def _existing(path: str):
 def _study(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_study
     from lococo.config.loading import parse_overrides
+    from lococo.study.runner import parse_list, parse_seeds, slurm_parameters
     from lococo.zfs.config import LOCAL_LOSSES
-    from lococo.zfs.study import StudySpec, parse_list, run_study
+    from lococo.zfs.study import StudySpec, run_study
 
     overrides = parse_overrides(args.overrides)
     if args.format:
@@ -237,19 +229,12 @@ def _study(args: argparse.Namespace) -> int:
         methods=parse_list(args.methods, METHOD_NAMES, "method"),
         local_losses=parse_list(args.local_losses, LOCAL_LOSSES, "local loss"),
         encoders=parse_list(args.encoders, ("basic", "alexnet"), "encoder"),
-        seeds=[_int(s, "seed") for s in parse_list(args.seeds)],
+        seeds=parse_seeds(args.seeds),
         cmdim_p=[_probability(p) for p in parse_list(args.cmdim_p)],
         profile=args.profile,
         config_file=args.config,
         overrides=overrides,
     )
-    slurm = {
-        "slurm_partition": args.slurm_partition,
-        "gpus_per_node": args.slurm_gpus,
-        "cpus_per_task": args.slurm_cpus,
-        "timeout_min": args.slurm_time,
-        "mem_gb": args.slurm_mem_gb,
-    }
 
     def announce(i: int, n: int, cell) -> None:
         print(f"[{i}/{n}] {cell.name}", flush=True)
@@ -258,7 +243,7 @@ def _study(args: argparse.Namespace) -> int:
         spec,
         args.out,
         launcher=args.launcher,
-        slurm=slurm,
+        slurm=slurm_parameters(args),
         progress=not args.no_progress,
         on_cell=announce,
     )
@@ -269,15 +254,6 @@ def _study(args: argparse.Namespace) -> int:
     print(f"\nsummary: {args.out}/summary.csv, {args.out}/results.json")
     print(f"report:  {html}")
     return 0
-
-
-def _int(text: str, what: str) -> int:
-    from lococo.errors import LococoError
-
-    try:
-        return int(text)
-    except ValueError:
-        raise LococoError(f"{what} {text!r} is not an integer") from None
 
 
 def _probability(text: str) -> float:

@@ -19,6 +19,10 @@ FORMATS: dict[str, str] = {
     "sun": "zsl",
     "coco-stuff": "layout",
     "vg": "layout",
+    "brats2015": "mri",
+    "brats": "mri",
+    "decathlon": "mri",
+    "openi": "cxr",
 }
 
 

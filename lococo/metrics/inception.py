@@ -296,7 +296,7 @@ def load_image(path: Path) -> Tensor:
 def folder_batches(paths: Sequence[Path], batch_size: int) -> Iterator[Tensor]:
     """Decoded images in ``paths`` order, stacked into batches of at most ``batch_size``; a
     batch ends early where the image size changes (every image keeps its own size)."""
-    from lococo.data.zsl.images import threaded_map
+    from lococo.data.images import threaded_map
 
     pending: list[Tensor] = []
     chunk = max(4 * batch_size, 64)  # decode ahead a few batches at a time, not the whole folder

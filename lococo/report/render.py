@@ -4,7 +4,11 @@ The kind of directory is read from ``DIR/results.json``:
 
 * **run** (a ZFS run): keys ``pretrain`` and/or ``zsl`` (and optionally ``analysis``);
 * **sgsm** (an OC-GAN SGSM pretraining run): key ``sgsm``;
-* **study** (a ZFS study): keys ``study``, ``cells`` and ``summary``;
+* **cmim_run** (a CMIM segmentation run): key ``cmim_seg_train`` and/or ``cmim_seg``;
+* **study**: keys ``study``, ``cells`` and ``summary``; ``study.system`` names the system
+  (``cmim_seg``: a CMIM study, kind **cmim_study**; ``cmim_cls``: a CMIM classification
+  study, kind **cmim_cls_study**; absent: ZFS);
+* **cmim_cls_run** (a CMIM classification run): key ``cmim_cls_train`` and/or ``cmim_cls``;
 * **main job** (``lococo run``): keys ``profile``, ``seed`` and one section per system, each
   rendered by :data:`MAIN_JOB_SECTIONS` (``zfs``: the summary rows, the study in ``DIR/zfs``).
 """
@@ -18,6 +22,7 @@ from typing import Any
 
 from lococo.errors import LococoError
 from lococo.io import atomic_open
+from lococo.report import cmim, cmim_cls
 from lococo.report.html import render_html
 from lococo.report.markdown import render_markdown
 from lococo.report.model import Document, Link, Paragraph, Section, key_value_table
@@ -31,7 +36,17 @@ from lococo.report.zfs import (
 )
 
 RESULTS = "results.json"
-KINDS = ("main", "study", "run", "sgsm")
+KINDS = (
+    "main",
+    "study",
+    "run",
+    "sgsm",
+    "cmim_study",
+    "cmim_run",
+    "cmim_cls_study",
+    "cmim_cls_run",
+)
+STUDY_KINDS = ("study", "cmim_study", "cmim_cls_study")
 
 
 def render_report(directory: str | Path, *, recursive: bool = False) -> tuple[Path, Path]:
@@ -79,26 +94,35 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
     if {"profile", "seed"} <= results.keys():
         return "main"
     if {"study", "cells", "summary"} <= results.keys():
-        return "study"
+        if cmim_cls.is_study(results):
+            return "cmim_cls_study"
+        return "cmim_study" if cmim.is_study(results) else "study"
     if "pretrain" in results or "zsl" in results:
         return "run"
     if "sgsm" in results:
         return "sgsm"
+    if cmim.SECTION in results or cmim.TRAIN_SECTION in results:
+        return "cmim_run"
+    if cmim_cls.is_run(results):
+        return "cmim_cls_run"
     keys = ", ".join(sorted(results)) or "none"
     raise LococoError(
-        f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl), "
-        "a study (study, cells, summary), an SGSM run (sgsm) or a main job (profile, seed, ...)"
+        f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl, "
+        "cmim_seg, cmim_cls), an SGSM run (sgsm), a study (study, cells, summary) or a main "
+        "job (profile, seed, ...)"
     )
 
 
 def _render_children(root: Path, kind: str, results: Mapping[str, Any]) -> None:
-    if kind == "study":
+    if kind in STUDY_KINDS:
         for cell in results.get("cells") or []:
             cell_dir = root / "cells" / str(cell.get("cell", ""))
             if (cell_dir / RESULTS).is_file():
                 render_report(cell_dir)
-    elif kind == "main" and (root / "zfs" / RESULTS).is_file():
-        render_report(root / "zfs", recursive=True)
+    elif kind == "main":
+        for system in MAIN_JOB_SECTIONS:
+            if system in results and (root / system / RESULTS).is_file():
+                render_report(root / system, recursive=True)
 
 
 # --------------------------------------------------------------------------- main job
@@ -120,8 +144,13 @@ def _zfs_sections(root: Path, rows: Any) -> list[Section]:
 
 #: Renderers of the main job's per-system sections, by ``results.json`` key; later systems
 #: (e.g. ``"ocgan"``, ``"cmim"``) add theirs here: ``fn(job_dir, section_value) -> sections``.
-MAIN_JOB_SECTIONS: dict[str, Callable[[Path, Any], list[Section]]] = {"zfs": _zfs_sections}
-MAIN_JOB_META = ("profile", "seed", "data")
+#: Each system's study lives in ``job_dir/<key>`` and is rendered before the main report.
+MAIN_JOB_SECTIONS: dict[str, Callable[[Path, Any], list[Section]]] = {
+    "zfs": _zfs_sections,
+    "cmim": cmim.main_sections,
+    "cmim_cls": cmim_cls.main_sections,
+}
+MAIN_JOB_META = ("profile", "seed", "data", "seconds")
 
 
 def main_document(root: Path, results: Mapping[str, Any]) -> Document:
@@ -132,6 +161,9 @@ def main_document(root: Path, results: Mapping[str, Any]) -> Document:
         meta.update({f"data ({name})": path for name, path in data.items()})
     elif data is not None:
         meta["data"] = data
+    seconds = results.get("seconds")
+    if isinstance(seconds, Mapping):
+        meta.update({f"seconds ({name})": value for name, value in seconds.items()})
     sections = [Section("Job", [key_value_table(meta, "Main job (lococo run)")])]
     for key, value in results.items():
         if key in MAIN_JOB_META:
@@ -149,4 +181,8 @@ BUILDERS: dict[str, Callable[[Path, Mapping[str, Any]], Document]] = {
     "study": study_document,
     "run": run_document,
     "sgsm": sgsm_document,
+    "cmim_study": cmim.study_document,
+    "cmim_run": cmim.run_document,
+    "cmim_cls_study": cmim_cls.study_document,
+    "cmim_cls_run": cmim_cls.run_document,
 }

@@ -4,14 +4,14 @@ Cells run one after another in this process (``local``), or as independent jobs 
 submitit (``slurm`` on a cluster; ``submitit-local`` runs the same job path as local
 subprocesses). Finished cells are skipped, interrupted ones resume from their checkpoint, so
 a killed study continues where it stopped. The summary (mean and std over seeds) is written
-to ``STUDY/summary.csv`` and ``STUDY/results.json``.
+to ``STUDY/summary.csv`` and ``STUDY/results.json``. The grid machinery (cell directories,
+skipping, launchers, summaries over seeds) is :mod:`lococo.study`; this module is its ZFS client.
 """
 
 from __future__ import annotations
 
-import csv
+import functools
 import itertools
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,10 +20,12 @@ from typing import Any
 from lococo.config.loading import load_config
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
-from lococo.io import atomic_open, write_json
+from lococo.io import write_json
+from lococo.study.runner import LAUNCHERS, cell_dir, parse_list, run_grid, write_csv
+from lococo.study.stats import summarize_groups
 from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig
 
-LAUNCHERS = ("local", "slurm", "submitit-local")
+__all__ = ["LAUNCHERS", "Cell", "StudySpec", "grid", "parse_list", "run_study", "summarize"]
 METRICS = ("top1", "top1_sample", "seen", "unseen", "harmonic")
 #: Per-cell measures of ``lococo zfs analyze`` carried into the summary (None when absent).
 ANALYSIS_METRICS = (
@@ -73,16 +75,6 @@ class StudySpec:
     config_file: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     analyze: bool = True
-
-
-def parse_list(text: str, choices: Sequence[str] | None = None, what: str = "value") -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise LococoError(f"empty list of {what}s")
-    for item in items:
-        if choices is not None and item not in choices:
-            raise LococoError(f"unknown {what} {item!r}; choose from {', '.join(choices)}")
-    return items
 
 
 def grid(spec: StudySpec) -> list[Cell]:
@@ -148,6 +140,7 @@ def run_cell(spec: StudySpec, cell: Cell, run_path: str, progress: bool = True) 
 
 
 def is_done(run: RunDir, spec: StudySpec) -> bool:
+    """Whether a cell directory holds its evaluation (and analysis, when the study analyses)."""
     results = run.read_results()
     return "zsl" in results and (not spec.analyze or "analysis" in results)
 
@@ -166,82 +159,30 @@ def run_study(
     cells = grid(spec)
     for cell in cells:  # fail fast on a bad key before any work
         cell_config(spec, cell)
-    todo = [c for c in cells if not is_done(RunDir(out / "cells" / c.name), spec)]
-    if launcher == "local":
-        for i, cell in enumerate(todo, 1):
-            if on_cell is not None:
-                on_cell(i, len(todo), cell)
-            run_cell(spec, cell, str(out / "cells" / cell.name), progress)
-    elif launcher in ("slurm", "submitit-local"):
-        _run_submitit(spec, todo, out, launcher, slurm or {})
-    else:
-        raise LococoError(f"unknown launcher {launcher!r}; choose from {', '.join(LAUNCHERS)}")
+    run_grid(
+        cells,
+        out,
+        run_cell=functools.partial(run_cell, spec),
+        is_done=functools.partial(is_done, spec=spec),
+        launcher=launcher,
+        slurm=slurm,
+        progress=progress,
+        on_cell=on_cell,
+    )
     return write_summary(spec, cells, out)
-
-
-def _run_submitit(
-    spec: StudySpec, cells: Sequence[Cell], out: Path, launcher: str, slurm: dict[str, Any]
-) -> None:
-    try:
-        import submitit
-    except ImportError:
-        raise LococoError("--launcher slurm needs submitit: pip install 'lococo[slurm]'") from None
-    if not cells:
-        return
-    folder = out / "jobs"
-    if launcher == "slurm":
-        executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-        executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
-    else:
-        executor = submitit.LocalExecutor(folder=str(folder))
-        executor.update_parameters(timeout_min=int(slurm.get("timeout_min") or 60))
-    with executor.batch():
-        jobs = [
-            executor.submit(run_cell, spec, cell, str(out / "cells" / cell.name), False)
-            for cell in cells
-        ]
-    failures = []
-    for cell, job in zip(cells, jobs, strict=True):
-        try:
-            job.result()
-        except Exception as err:  # one failed cell must not hide the others
-            failures.append(f"{cell.name} (job {job.job_id}): {str(err).splitlines()[-1]}")
-    if failures:
-        raise LococoError(f"{len(failures)} study cell(s) failed: " + "; ".join(failures))
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and sample std over seeds of every metric, per (model, local loss, encoder);
     analysis measures average over the seeds that have them (``None`` when none has)."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row["model"], row["local_loss"], row["encoder"]), []).append(row)
-    summary = []
-    for (model, loss, encoder), members in groups.items():
-        entry: dict[str, Any] = {
-            "model": model,
-            "local_loss": loss,
-            "encoder": encoder,
-            "seeds": len(members),
-        }
-        for metric in METRICS:
-            values = [m[metric] for m in members]
-            entry[f"{metric}_mean"] = statistics.fmean(values)
-            entry[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        for metric in ANALYSIS_METRICS:
-            values = [m[metric] for m in members if m.get(metric) is not None]
-            if values:
-                entry[f"{metric}_mean"] = statistics.fmean(values)
-                entry[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        entry["chance"] = members[0]["chance"]
-        summary.append(entry)
-    return summary
+    by = ("model", "local_loss", "encoder")
+    return summarize_groups(rows, by, METRICS + ANALYSIS_METRICS, carry=("chance",))
 
 
 def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
     rows = []
     for cell in cells:
-        results = RunDir(out / "cells" / cell.name).read_results()
+        results = RunDir(cell_dir(out, cell)).read_results()
         if "zsl" not in results:
             continue
         zsl = results["zsl"]
@@ -259,12 +200,7 @@ def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str
             }
         )
     summary = summarize(rows)
-    if summary:
-        fields = list(dict.fromkeys(k for row in summary for k in row))
-        with atomic_open(out / "summary.csv", "w") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(summary)
+    write_csv(out / "summary.csv", summary)
     dataset = str(spec.overrides.get("data.format", "cub"))
     figures = study_figures(out, rows, summary, dataset) if rows else []
     result = {
