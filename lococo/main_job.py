@@ -23,7 +23,7 @@ class SynthSize:
     image_size: int
 
 
-#: Synthetic ZSL data per profile: the quick one is sized for a 2-core CPU (see docs/architecture.md).
+#: Synthetic ZSL data per profile: the quick one is sized for a 2-core CPU.
 ZSL_DATA = {
     "quick": SynthSize(classes=50, unseen=10, images_per_class=40, image_size=64),
     "paper": SynthSize(classes=200, unseen=50, images_per_class=60, image_size=128),
