@@ -12,7 +12,7 @@ from lococo.zfs.config import METHODS
 from lococo.zfs.study import StudySpec, run_study
 
 #: The systems of the main job, in the order they run.
-SYSTEMS = ("zfs", "cmim")
+SYSTEMS = ("zfs", "cmim", "cmim_cls")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class SynthSize:
     image_size: int
 
 
-#: Synthetic ZSL data per profile: the quick one matches the measured CPU prototype in DESIGN.md.
+#: Synthetic ZSL data per profile: the quick one is sized for a 2-core CPU.
 ZSL_DATA = {
     "quick": SynthSize(classes=50, unseen=10, images_per_class=40, image_size=64),
     "paper": SynthSize(classes=200, unseen=50, images_per_class=60, image_size=128),
@@ -61,10 +61,10 @@ class PhantomSize:
     size: int
 
 
-#: Brain phantoms per profile; the quick one keeps CMIM's share of the job within 3 minutes
-#: on 2 CPU cores (measured; docs/study.md).
+#: Brain phantoms per profile (the quick training profile is sized for side 32); the quick
+#: one keeps CMIM's share of the main job within 3 minutes on 2 CPU cores (measured).
 MRI_DATA = {
-    "quick": PhantomSize(cases=24, size=48),
+    "quick": PhantomSize(cases=30, size=32),
     "paper": PhantomSize(cases=60, size=96),
 }
 #: The CMIM methods of the main job: table 8.2's columns.
@@ -94,6 +94,7 @@ def run_all(
     systems: Sequence[str] = SYSTEMS,
     overrides: dict[str, Any] | None = None,
     cmim_overrides: dict[str, Any] | None = None,
+    cmim_cls_overrides: dict[str, Any] | None = None,
     progress: bool = True,
     on_cell: Any = None,
 ) -> dict[str, Any]:
@@ -102,6 +103,7 @@ def run_all(
     ZFS: synthetic birds, a study over every method, analysed. CMIM: brain phantoms, table
     8.2's study (``cmim_methods``, one seed). ``overrides`` are ZFS config keys,
     ``cmim_overrides`` CMIM segmentation keys. ``on_cell(system, i, n, cell)`` announces cells.
+    ``seconds`` records each system's wall-clock and CPU (this process) seconds of this call.
     Finished steps are skipped and interrupted ones resume, so re-running continues.
     """
     import time
@@ -109,7 +111,7 @@ def run_all(
     out = Path(out)
     summary: dict[str, Any] = {"profile": profile, "seed": seed, "data": {}, "seconds": {}}
     if "zfs" in systems:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         data = zsl_data(out, profile, seed, progress)
         spec = StudySpec(
             data=str(data),
@@ -123,11 +125,12 @@ def run_all(
         summary["data"]["zsl"] = str(data)
         summary["zfs"] = zfs["summary"]
         summary["seconds"]["zfs"] = round(time.perf_counter() - start, 1)
+        summary["seconds"]["zfs_cpu"] = round(time.process_time() - cpu, 1)
     if "cmim" in systems:
         from lococo.cmim.study import SegStudySpec
         from lococo.cmim.study import run_study as run_cmim_study
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         data = mri_data(out, profile, seed, progress)
         seg = SegStudySpec(
             data=str(data),
@@ -142,6 +145,23 @@ def run_all(
         summary["data"]["mri"] = str(data)
         summary["cmim"] = cmim["summary"]
         summary["seconds"]["cmim"] = round(time.perf_counter() - start, 1)
+        summary["seconds"]["cmim_cpu"] = round(time.process_time() - cpu, 1)
+    if "cmim_cls" in systems:  # chest X-rays -> table 8.1 (lococo.cmim.cls_study)
+        from lococo.cmim.cls_study import main_job_study
+
+        start, cpu = time.perf_counter(), time.process_time()
+        cls = main_job_study(
+            out,
+            profile=profile,
+            seed=seed,
+            overrides=cmim_cls_overrides,
+            progress=progress,
+            on_cell=_announce("cmim_cls", on_cell),
+        )
+        summary["data"]["cxr"] = str(out / "data" / "cxr")
+        summary["cmim_cls"] = cls["summary"]
+        summary["seconds"]["cmim_cls"] = round(time.perf_counter() - start, 1)
+        summary["seconds"]["cmim_cls_cpu"] = round(time.process_time() - cpu, 1)
     write_json(out / "results.json", summary)
     render_reports(out)
     return summary

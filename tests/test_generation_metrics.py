@@ -241,6 +241,7 @@ def test_weights_file_loading_and_errors(tmp_path, monkeypatch, images) -> None:
     info = loaded.info()
     assert info["comparable"] is True and info["extractor"] == "inception-v3-fid"
     assert info["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert info["weights_hash_matches_name"] is False  # a random state dict, not the real file
 
     monkeypatch.delenv(WEIGHTS_ENV)
     with pytest.raises(LococoError) as err:
@@ -361,3 +362,29 @@ def test_ca_classifier_saved_and_reused(tmp_path) -> None:
     torch.testing.assert_close(logits, model(test))
     info = substitute.info()
     assert info["comparable"] is False and info["extractor"] == "lococo-ca-resnet18"
+
+
+def test_folder_batches_keep_order_and_split_on_size_change(tmp_path) -> None:
+    from PIL import Image
+
+    from lococo.metrics.inception import folder_batches, list_images
+
+    rng = np.random.default_rng(0)
+    sizes = [16, 16, 16, 20, 20, 16]
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    written = []
+    for i, side in enumerate(sizes):
+        pixels = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+        path = tmp_path / ("a/b" if i % 2 else "a") / f"{i}.png"
+        Image.fromarray(pixels).convert("L" if i == 5 else "RGB").save(path)
+        written.append((path, pixels))
+    paths = list_images(tmp_path)
+    assert paths == sorted(p for p, _ in written)
+    batches = list(folder_batches(paths, batch_size=2))
+    order = {p: side for (p, _), side in zip(written, sizes, strict=True)}
+    expected_sides = [order[p] for p in paths]
+    got_sides = [b.shape[-1] for b in batches for _ in range(len(b))]
+    assert got_sides == expected_sides and all(len(b) <= 2 for b in batches)
+    assert all(b.shape[1] == 3 and b.dtype == torch.uint8 for b in batches)  # grey becomes RGB
+    first = dict(written)[paths[0]]
+    torch.testing.assert_close(batches[0][0], torch.from_numpy(first).permute(2, 0, 1))

@@ -420,3 +420,25 @@ def test_vg_bad_input(vg: Path) -> None:
         load_layout(vg, "vg")
     (vg / "test.h5").unlink()
     assert main(["data", "check", str(vg), "--format", "vg", "--no-progress"]) == 1
+
+
+def test_vg_missing_vocab_image_or_malformed_arrays(vg: Path) -> None:
+    image = next((vg / "images" / "VG_100K").glob("*.jpg"))
+    image.write_bytes(b"")
+    with pytest.raises(DataError, match=rf"{image.name}: cannot read image header"):
+        load_layout(vg, "vg")
+    image.unlink()
+    with pytest.raises(DataError, match=rf"{image.name}: missing image file"):
+        load_layout(vg, "vg")
+    Image.new("RGB", (200, 100)).save(image)
+    with h5py.File(vg / "test.h5", "a") as f:
+        del f["objects_per_image"]
+        f.create_dataset("objects_per_image", data=[40])
+    with pytest.raises(DataError, match=r"test.h5: objects_per_image\[0\] = 40 is not in 0..32"):
+        load_layout(vg, "vg")
+    (vg / "vocab.json").write_text(json.dumps({"object_idx_to_name": ["tree"]}))
+    with pytest.raises(DataError, match=r"vocab.json: 'object_idx_to_name' must start with"):
+        load_layout(vg, "vg")
+    (vg / "vocab.json").unlink()
+    with pytest.raises(DataError, match=r"vocab.json: missing file"):
+        load_layout(vg, "vg")

@@ -196,3 +196,10 @@ def test_fid_with_a_weights_file(tmp_path, capsys) -> None:
     assert printed.startswith("FID ") and "(2 real, 2 generated" in printed
     assert result["weights"] == str(weights.resolve()) and len(result["weights_sha256"]) == 64
     assert result["resize"].startswith("299x299")
+
+
+def test_too_few_images_for_the_splits(tmp_path, folders, capsys, monkeypatch) -> None:
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)  # checked before any network is needed
+    _, fake = folders
+    line = _one_line_error(*_run(capsys, "metrics", "is", str(fake), "--splits", "6")[::2])
+    assert str(fake) in line and "5 images cannot fill 6 splits" in line

@@ -121,15 +121,32 @@ def test_matching_loss_rewards_matching_pairs_in_both_directions():
     assert matching_loss(rows_only).item() > matching_loss(perfect).item() + 0.5
 
 
-def test_recall_counts_ties_against_the_true_partner():
+def test_mismatched_layouts_pair_every_image_with_another_scene():
+    from lococo.ocgan.sgsm_train import MismatchedLayouts
+
+    items = [
+        {"image": torch.full((1,), float(i)), "boxes": torch.full((2, 4), float(i)), "index": i}
+        for i in range(7)
+    ]
+    shuffled = MismatchedLayouts(items, seed=3)
+    partners = shuffled.partner.tolist()
+    assert sorted(partners) == list(range(7)) and all(p != i for i, p in enumerate(partners))
+    for i in range(7):
+        assert shuffled[i]["image"].item() == i and shuffled[i]["index"] == i
+        assert shuffled[i]["boxes"][0, 0].item() == partners[i]
+    assert MismatchedLayouts(items, seed=3).partner.tolist() == partners
+
+
+def test_recall_breaks_ties_at_random_in_expectation():
     scores = torch.tensor([[1.0, 0.0, 0.0], [2.0, 2.0, 0.0], [0.0, 0.0, -1.0]])
     g2i, i2g = recall_at(scores, 1)
-    assert g2i == pytest.approx(1 / 3)  # row 0 wins; row 1 ties; row 2 loses
-    assert i2g == pytest.approx(1 / 3)  # column 0: graph 1 wins; column 1 wins; column 2 loses
+    assert g2i == pytest.approx((1 + 0.5 + 0) / 3)  # row 0 wins; row 1 ties with one; row 2 loses
+    assert i2g == pytest.approx((0 + 1 + 0) / 3)  # column 0: graph 1 beats graph 0
     assert recall_at(scores, 3) == (1.0, 1.0)
+    for n in (5, 40):  # a model that scores everything alike is exactly at chance
+        for k in (1, 5):
+            assert recall_at(torch.zeros(n, n), k) == pytest.approx((min(k, n) / n,) * 2)
 
-
-# --------------------------------------------------------------------------- module and runs
 
 TINY = [
     "--profile",
@@ -302,3 +319,28 @@ def test_pretrain_sgsm_writes_results_report_and_loadable_model(scenes, tmp_path
     assert main([*resume, "trainer.max_epochs=2"]) == 0
     again = json.loads((run / "results.json").read_text())["sgsm"]
     assert again["epochs"] == 2 and again["resumed_from"].endswith("last.ckpt")
+
+
+@pytest.mark.slow
+def test_sgsm_learns_the_pairing_and_shuffled_pairs_stay_at_chance(tmp_path):
+    """Quick profile on synthetic scenes: retrieval far above chance both ways after training on
+    true pairs; the same training on mismatched pairs (``sgsm.shuffle_pairs``) stays at chance."""
+    data = tmp_path / "scenes"
+    synth_layout(data, seed=11, images=600, image_size=64, val_fraction=0.25, progress=False)
+    common = ["--profile", "quick", "--no-progress", "trainer.max_epochs=20", "eval.candidates=100"]
+    results = {}
+    for name, extra in (("true", []), ("shuffled", ["sgsm.shuffle_pairs=true"])):
+        run = tmp_path / name
+        args = ["ocgan", "pretrain-sgsm", "--data", str(data), "--out", str(run)]
+        assert main([*args, *common, *extra]) == 0
+        results[name] = json.loads((run / "results.json").read_text())["sgsm"]
+    true, shuffled = results["true"], results["shuffled"]
+    chance = true["chance_r1"]
+    assert true["candidates"] == 100 and chance == pytest.approx(0.01)
+    for key in ("g2i_r1", "i2g_r1"):
+        assert true[key] >= 6 * chance, true
+        assert shuffled[key] <= 5 * chance, shuffled  # P(Bin(100, 0.01) >= 6) < 0.001
+    for key in ("g2i_r5", "i2g_r5"):
+        assert true[key] >= 3 * true["chance_r5"], true
+        assert shuffled[key] <= 0.12, shuffled  # chance 0.05; P(Bin(100, 0.05) >= 13) < 0.003
+    assert shuffled["shuffle_pairs"] is True and true["shuffle_pairs"] is False

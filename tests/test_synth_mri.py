@@ -133,6 +133,17 @@ def test_enhancing_rim_strong_in_t1c_faint_but_learnable_elsewhere() -> None:
         assert 0.65 < context[weak] < context["t1c"] - 0.05, context
 
 
+def test_tumour_scale_enlarges_tumours_only() -> None:
+    base = [make_phantom(4, i, SIZE) for i in range(6)]
+    big = [make_phantom(4, i, SIZE, tumour_scale=1.6) for i in range(6)]
+    assert sum((p.label > 0).sum() for p in big) > 2 * sum((p.label > 0).sum() for p in base)
+    for a, b in zip(base, big, strict=True):
+        np.testing.assert_array_equal(brain_mask(a.image), brain_mask(b.image))
+        np.testing.assert_allclose(a.affine, b.affine)
+    with pytest.raises(SynthArgumentError, match="tumour_scale"):
+        synth_mri("unused", tumour_scale=5.0, progress=False)
+
+
 def test_some_cases_have_no_enhancing_tumour() -> None:
     kinds = [bool((make_phantom(0, i, 24).label == ENHANCING).any()) for i in range(40)]
     assert 0 < kinds.count(False) < 10

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lococo.cli.cmim_cls_cmd import evaluate_cls_command, train_cls_command
 from lococo.cli.common import add_config_options
+from lococo.cmim.cls_config import CLS_METHODS
 from lococo.cmim.seg_config import SEG_METHODS, SEG_MODALITIES
 
 
@@ -81,9 +83,10 @@ def print_seg(result: dict[str, Any]) -> None:
     print(format_table([row], columns))
 
 
-#: ``--task`` → entry points. A classification task adds ``"cls": Task(...)`` here.
+#: ``--task`` → entry points.
 TASKS: dict[str, Task] = {
     "seg": Task("cmim_seg", SEG_METHODS, _train_seg, _evaluate_seg, "cmim_seg"),
+    "cls": Task("cmim_cls", CLS_METHODS, train_cls_command, evaluate_cls_command, "cmim_cls"),
 }
 
 
@@ -108,6 +111,10 @@ def register(sub: Any) -> None:
     tr.add_argument("--method", choices=methods, help="method (default: cmim)")
     tr.add_argument(
         "--modality", choices=SEG_MODALITIES, help="the input of --method single (default: t1c)"
+    )
+    tr.add_argument(
+        "--glove",
+        help="--task cls: GloVe word-vector text file (default: DIR/glove.txt when present)",
     )
     tr.add_argument("--out", required=True, help="run directory to create")
     tr.add_argument(

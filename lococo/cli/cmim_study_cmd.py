@@ -22,7 +22,11 @@ def register_study(csub: Any) -> None:
         "Wilcoxon tests of CMIM against every other method and overlay figures. Finished "
         "cells are skipped and interrupted ones resume, so re-running continues a study.",
     )
-    st.add_argument("--task", choices=("seg",), default="seg", help="task (default: seg)")
+    st.add_argument("--task", choices=("seg", "cls"), default="seg", help="task (default: seg)")
+    st.add_argument(
+        "--glove",
+        help="--task cls: GloVe word-vector text file (default: DIR/glove.txt when present)",
+    )
     st.add_argument("--data", required=True, help="dataset root")
     st.add_argument(
         "--format",
@@ -42,6 +46,10 @@ def register_study(csub: Any) -> None:
 
 
 def _study(args: argparse.Namespace) -> int:
+    if args.task == "cls":  # table 8.1: lococo.cli.cmim_cls_cmd
+        from lococo.cli.cmim_cls_cmd import study_cls_command
+
+        return study_cls_command(args)
     from lococo.cmim.seg_config import SEG_METHODS
     from lococo.cmim.study import SegStudySpec, run_study
     from lococo.config.loading import parse_overrides
@@ -101,4 +109,8 @@ def print_table(result: dict[str, Any]) -> None:
     print(format_table(rows, ["input", *methods]))
     for finding in findings(result):
         verdict = "holds" if finding["holds"] else "does not hold"
+        if finding["holds"] and finding.get("significant") is not None:
+            verdict += (
+                " (p < 0.05 against each)" if finding["significant"] else " (not all p < 0.05)"
+            )
         print(f"- {finding['finding']}: {verdict} ({finding['evidence']})")

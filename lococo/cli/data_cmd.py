@@ -55,6 +55,9 @@ def register(sub: Any) -> None:
     mri.add_argument("--seed", type=int, default=0)
     mri.add_argument("--cases", type=int, default=30, help="number of cases (default 30)")
     mri.add_argument("--size", type=int, default=64, help="in-plane side in voxels (default 64)")
+    mri.add_argument(
+        "--tumour-scale", type=float, default=1.0, help="multiply tumour radii (default 1)"
+    )
     mri.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     mri.add_argument("--no-progress", action="store_true")
     mri.set_defaults(handler=_synth_mri)
@@ -126,6 +129,7 @@ def _synth_mri(args: argparse.Namespace) -> int:
         seed=args.seed,
         cases=args.cases,
         size=args.size,
+        tumour_scale=args.tumour_scale,
         progress=not args.no_progress,
         overwrite=args.overwrite,
     )

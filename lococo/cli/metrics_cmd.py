@@ -45,16 +45,25 @@ def register(sub: Any) -> None:
     kid.add_argument("--seed", type=int, default=0, help="subset sampling seed (default 0)")
     isc.add_argument("--splits", type=int, default=5, help="consecutive splits (default 5)")
     for parser, metric in ((fid, "fid"), (kid, "kid"), (isc, "is")):
-        parser.add_argument("--weights", metavar="FILE", help="FID Inception-V3 weights file")
+        parser.add_argument(
+            "--weights",
+            metavar="FILE",
+            help="FID Inception-V3 weights file (default: "
+            "$LOCOCO_WEIGHTS_DIR/weights-inception-2015-12-05-6726825d.pth)",
+        )
         parser.add_argument(
             "--substitute",
             metavar="CLASSIFIER.pt",
             help="use a lococo-trained CA classifier as the feature extractor instead of the "
             'FID Inception (results are marked "comparable": false)',
         )
-        parser.add_argument("--batch-size", type=int, default=50, help="images per batch")
+        parser.add_argument(
+            "--batch-size", type=int, default=50, metavar="N", help="images per batch (default 50)"
+        )
         parser.add_argument("--device", default="auto", help="auto (GPU if any) | cpu | cuda")
-        parser.add_argument("--out", metavar="FILE.json", help=f'write the result as "{metric}"')
+        parser.add_argument(
+            "--out", metavar="FILE.json", help=f'write the result as section "{metric}" of FILE'
+        )
         parser.add_argument(
             "--save-stats",
             metavar="FILE.npz",
@@ -113,14 +122,11 @@ def load_stats(path: Path) -> Side:
     logits = arrays.get("logits")
     if logits is not None and (logits.ndim != 2 or len(logits) != n):
         raise DataError(path, f"logits {logits.shape} do not match {n} feature rows")
-    return Side(
-        path,
-        features=feats,
-        logits=logits,
-        mu=mu,
-        sigma=sigma,
-        info=json.loads(str(arrays["info"])),
-    )
+    try:
+        info = json.loads(str(arrays["info"]))
+    except (KeyError, ValueError):
+        raise DataError(path, "has no readable extractor description ('info')") from None
+    return Side(path, features=feats, logits=logits, mu=mu, sigma=sigma, info=info)
 
 
 def save_stats(path: Path, side: Side, source: str) -> None:
@@ -202,6 +208,11 @@ def _run(args: argparse.Namespace) -> int:
     _check_options(args)
     names = ["fake"] if args.metric == "is" else ["real", "fake"]
     sides = {name: _open_input(getattr(args, name)) for name in names}
+    fake = sides["fake"]
+    if args.metric == "is" and fake.images is None and fake.logits is None:
+        raise DataError(fake.path, "has no logits; the Inception Score needs them")
+    if args.metric == "is" and fake.count < args.splits:
+        raise DataError(fake.path, f"{fake.count} images cannot fill {args.splits} splits")
     extractor = None
     if any(s.images is not None for s in sides.values()):
         extractor = _extractor(args)
@@ -214,8 +225,6 @@ def _run(args: argparse.Namespace) -> int:
                 f"(weights sha256 {side.info.get('weights_sha256')}), this run uses "
                 f"{reference.get('extractor')} (weights sha256 {reference.get('weights_sha256')})",
             )
-    if args.metric == "is" and sides["fake"].images is None and sides["fake"].logits is None:
-        raise DataError(sides["fake"].path, "has no logits; the Inception Score needs them")
     for name, side in sides.items():
         _fill(side, extractor, args, name)
     result = _compute(args, sides)
@@ -238,8 +247,6 @@ def _compute(args: argparse.Namespace, sides: dict[str, Side]) -> dict[str, Any]
     fake = sides["fake"]
     info = dict(fake.info or {})
     if args.metric == "is":
-        if fake.count < args.splits:
-            raise DataError(fake.path, f"{fake.count} images cannot fill {args.splits} splits")
         mean, std = inception_score(fake.logits, splits=args.splits)  # type: ignore[arg-type]
         return {
             "is_mean": mean,

@@ -26,10 +26,15 @@ def register(sub: Any) -> None:
         help="comma-separated CMIM segmentation methods (default: cmim,hemis,mean,mlp)",
     )
     run.add_argument(
-        "--systems", default="zfs,cmim", help="comma-separated systems to run (default: all)"
+        "--systems",
+        default="zfs,cmim,cmim_cls",
+        help="comma-separated systems to run (default: all)",
     )
     add_config_options(run, "quick")
-    run.epilog = "key=value overrides apply to ZFS; prefix CMIM keys with 'cmim.'"
+    run.epilog = (
+        "key=value overrides apply to ZFS; prefix CMIM segmentation keys with 'cmim.' and "
+        "CMIM classification keys with 'cmim_cls.'"
+    )
     run.set_defaults(handler=_run)
 
 
@@ -54,7 +59,10 @@ def _run(args: argparse.Namespace) -> int:
     cmim_overrides = {
         k.removeprefix("cmim."): v for k, v in overrides.items() if k.startswith("cmim.")
     }
-    overrides = {k: v for k, v in overrides.items() if not k.startswith("cmim.")}
+    cmim_cls_overrides = {
+        k.removeprefix("cmim_cls."): v for k, v in overrides.items() if k.startswith("cmim_cls.")
+    }
+    overrides = {k: v for k, v in overrides.items() if not k.startswith(("cmim.", "cmim_cls."))}
 
     def announce(system: str, i: int, n: int, cell) -> None:
         print(f"[{system} {i}/{n}] {cell.name}", flush=True)
@@ -68,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         systems=systems,
         overrides=overrides,
         cmim_overrides=cmim_overrides,
+        cmim_cls_overrides=cmim_cls_overrides,
         progress=not args.no_progress,
         on_cell=announce,
     )
@@ -80,6 +89,12 @@ def _run(args: argparse.Namespace) -> int:
 
         print("\nCMIM on synthetic brain phantoms (table 8.2)")
         print_table(read_json(f"{args.out}/cmim/results.json"))
+    if "cmim_cls" in summary:
+        from lococo.cli.cmim_cls_cmd import print_cls_table
+        from lococo.io import read_json
+
+        print("\nCMIM on synthetic chest X-rays (table 8.1)")
+        print_cls_table(read_json(f"{args.out}/cmim_cls/results.json"))
     print(f"\nresults: {args.out}/results.json")
     print(f"report:  {args.out}/report.html")
     return 0

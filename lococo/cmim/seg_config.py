@@ -45,9 +45,11 @@ class SegMethodConfig:
     """The training method and its hyper-parameters (keys a method does not use are ignored).
 
     CMIM (eq. 8.3.6): ``lambda_s`` weighs the segmentation loss and ``lambda_ll`` the
-    cross-modal local–local MI loss (eq. 8.3.2) on encoder level ``mi_level`` with
-    concat-and-convolve critics of ``critic_hidden`` channels and the ``estimator`` bound
-    (JSD, eq. 8.3.1). ``seg_loss`` is the pixel-wise cross-entropy of the thesis (``ce``) or
+    cross-modal local–local MI loss (eq. 8.3.2) on encoder level ``mi_level`` (at
+    ``mi_positions`` random positions per step; 0: all) with concat-and-convolve critics of
+    ``critic_hidden`` channels and the ``estimator`` bound (JSD, eq. 8.3.1); each step feeds
+    ``modalities_per_step`` single-modality inputs (a random subset when below 4) plus the
+    full input. ``seg_loss`` is the pixel-wise cross-entropy of the thesis (``ce``) or
     cross-entropy plus soft Dice (``ce_dice``, better on short budgets with a small target).
     ``modality`` is the input of ``single``. HeMIS drops each modality with ``drop_prob``
     during training (at least one kept). MLP imputation uses ``imputer_hidden`` channels.
@@ -59,6 +61,8 @@ class SegMethodConfig:
     lambda_ll: float = 1.0
     estimator: Literal["jsd", "infonce", "dv", "nwj"] = "jsd"
     mi_level: int = 2
+    mi_positions: int = 256
+    modalities_per_step: int = 4
     critic_hidden: int = 64
     seg_loss: Literal["ce", "ce_dice"] = "ce_dice"
     drop_prob: float = 0.5

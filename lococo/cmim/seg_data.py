@@ -6,12 +6,9 @@ method and seed of a study is tested on the same cases (and the paired tests pai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from torch.utils.data import Dataset
-
 from lococo.cmim.seg_config import SegConfig
-from lococo.data.mri import CaseVolumes, MRICase, load_mri, read_case, split_cases
+from lococo.data.mri import CaseVolumes, MRICase, load_mri, split_cases
+from lococo.data.mri.slices import SliceDataset, load_volumes
 from lococo.errors import LococoError
 
 SPLIT_SEED = 0
@@ -31,11 +28,22 @@ def load_splits(cfg: SegConfig) -> dict[str, list[MRICase]]:
     return split_cases(data, SPLIT_SEED, (train, d.val_fraction, d.test_fraction))
 
 
-def slice_dataset(cases: list[MRICase], cfg: SegConfig, *, train: bool) -> Dataset:
-    raise NotImplementedError
+def slice_dataset(
+    cases: list[MRICase], cfg: SegConfig, *, train: bool, progress: bool = False
+) -> SliceDataset:
+    """Training slices (tumour-biased random draws, ``data.slices_per_epoch`` per epoch,
+    left–right flips) or every slice of every case in order (validation)."""
+    d = cfg.data
+    return SliceDataset(
+        load_volumes(cases, progress=progress),
+        train=train,
+        tumour_fraction=d.tumour_fraction,
+        size=d.slices_per_epoch or None,
+        seed=cfg.seed,
+        flip=train,
+    )
 
 
-def test_volumes(cases: list[MRICase]) -> Iterator[CaseVolumes]:
+def test_volumes(cases: list[MRICase], *, progress: bool = False) -> list[CaseVolumes]:
     """Each case read and normalised, in order."""
-    for case in cases:
-        yield read_case(case, normalise=True)
+    return load_volumes(cases, progress=progress)

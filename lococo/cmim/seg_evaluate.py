@@ -91,14 +91,15 @@ def evaluate_seg(
     run = RunDir(Path(run_path))
     cfg = load_seg_config(run, overrides)
     cases = load_splits(cfg)["test"]
+    if not cases:
+        raise LococoError(f"{cfg.data.path}: no test cases (raise data.test_fraction)")
     model = load_seg_model(run, cfg)
     torch.manual_seed(cfg.seed)
     conditions = [c for c in TEST_INPUTS if c in model.test_inputs]
     per_case: dict[str, dict[str, float]] = {c: {} for c in conditions}
     empty: dict[str, float] = {}
     overlays: list[dict[str, Any]] = []
-    volumes = test_volumes(cases)
-    for volume in tqdm(volumes, total=len(cases), desc="evaluate", disable=not progress):
+    for volume in tqdm(test_volumes(cases), desc="evaluate", disable=not progress):
         target = torch.from_numpy(volume.target)[None]
         empty[volume.case_id] = float(dice(torch.zeros_like(target), target)[0])
         keep = len(overlays) < cfg.eval.overlay_cases
@@ -117,8 +118,6 @@ def evaluate_seg(
                 item[f"pred_{c}"] = pred[k]
         if keep:
             overlays.append(item)
-    if not cases:
-        raise LococoError(f"{cfg.data.path}: no test cases (raise data.test_fraction)")
     result: dict[str, Any] = {
         "method": cfg.method.name,
         "modality": cfg.method.modality if cfg.method.name == "single" else None,

@@ -11,9 +11,13 @@ terms of one batch; ``test_inputs`` lists the conditions a model can be evaluate
   sequences as distinct channels"; sharing the network means the cross-modal MI term shapes
   the very weights that run at test time, the test-time single-modality input is exactly a
   training input (``forward`` with a one-hot ``present``), and the model is the size of the
-  plain U-Net. Each step runs the four single-modality inputs and the all-modality input as
-  one batch: the segmentation loss covers all five, the local–local JSD loss couples the
-  four single-modality encoder maps at level ``mi_level``.
+  plain U-Net. Each step runs the single-modality inputs (all four, or a random subset of
+  ``modalities_per_step`` — an unbiased estimate of the pair average at a lower cost) and the
+  all-modality input as one batch: the segmentation loss covers all of them, the local–local
+  JSD loss couples the single-modality encoder maps at level ``mi_level`` (every position,
+  or a random subset of ``mi_positions`` positions per step: the critic scores all ``B²``
+  pairs at each position, so its cost grows with ``B²·positions``; a subset is an unbiased
+  estimate of the same position average).
 * :class:`HeMISModel` — HeMIS (Havaei et al. 2016): one encoder per modality, fusion of every
   encoder level by the mean and variance over the available modalities (:func:`hemis_fuse`),
   a shared decoder; modalities dropped at random in training.
@@ -28,6 +32,7 @@ terms of one batch; ``test_inputs`` lists the conditions a model can be evaluate
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -35,9 +40,10 @@ import torch.nn.functional as F
 from monai.losses import DiceLoss
 from torch import Tensor, nn
 
-from lococo.cmim.losses import all_pairs, cross_modal_mi, pair_critics
+from lococo.cmim.losses import all_pairs, cross_modal_mi, pair_critics, pair_key
 from lococo.cmim.seg_config import SEG_MODALITIES, SegConfig
 from lococo.cmim.unet import UNet, UNetDecoder, UNetEncoder
+from lococo.errors import ConfigError
 
 #: Test-time conditions: each modality alone, then all four.
 TEST_INPUTS: tuple[str, ...] = (*SEG_MODALITIES, "all")
@@ -129,9 +135,13 @@ class CMIMSegModel(SegModel):
         super().__init__(cfg)
         m = cfg.method
         if not 0 <= m.mi_level < len(self.widths):
-            raise ValueError(f"method.mi_level must be in 0..{len(self.widths) - 1}")
+            raise ConfigError(f"method.mi_level must be in 0..{len(self.widths) - 1}")
         self.unet = UNet(2 * NUM_MODALITIES, self.widths, 1, cfg.model.norm, cfg.model.dropout)
         self.mi_level = m.mi_level
+        self.mi_positions = m.mi_positions
+        if not 2 <= m.modalities_per_step <= NUM_MODALITIES:
+            raise ConfigError(f"method.modalities_per_step must be in 2..{NUM_MODALITIES}")
+        self.modalities_per_step = m.modalities_per_step
         self.lambda_ll = m.lambda_ll
         self.estimator = m.estimator
         self.pairs = all_pairs(NUM_MODALITIES)
@@ -141,24 +151,53 @@ class CMIMSegModel(SegModel):
     def forward(self, image: Tensor, present: Tensor) -> Tensor:
         return self.unet(mask_inputs(image, present))[0]
 
-    def local_features(self, image: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Logits and level-``mi_level`` maps of the four single-modality inputs and the full
-        input, run as one batch: returns logits ``5B×1×H×W`` (singles in modality order, then
-        all) and the four single-modality maps ``Λ^{M_n}``."""
+    def local_features(
+        self, image: Tensor, modalities: Sequence[int] | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Logits and level-``mi_level`` maps of single-modality inputs and the full input, run
+        as one batch. ``modalities`` (default all four, in order) are the single-modality
+        inputs; returns logits ``(len(modalities)+1)·B×1×H×W`` (those inputs in order, then
+        all four) and the maps ``Λ^{M_n}`` of the single-modality inputs."""
         b = image.shape[0]
-        conditions = [*SEG_MODALITIES, "all"]
+        modalities = list(range(NUM_MODALITIES)) if modalities is None else list(modalities)
+        conditions = [*(SEG_MODALITIES[k] for k in modalities), "all"]
         present = torch.cat([presence(c, b, image.device) for c in conditions])
         logits, maps = self.unet(mask_inputs(image.repeat(len(conditions), 1, 1, 1), present))
         local = maps[self.mi_level]
-        return logits, [local[k * b : (k + 1) * b] for k in range(NUM_MODALITIES)]
+        return logits, [local[k * b : (k + 1) * b] for k in range(len(modalities))]
+
+    def step_modalities(self) -> list[int]:
+        """The single-modality inputs of one training step: all four, or a random subset of
+        ``modalities_per_step`` (an unbiased estimate of the average over pairs)."""
+        if self.modalities_per_step >= NUM_MODALITIES:
+            return list(range(NUM_MODALITIES))
+        return sorted(torch.randperm(NUM_MODALITIES)[: self.modalities_per_step].tolist())
+
+    def sample_positions(self, local: list[Tensor]) -> list[Tensor]:
+        """The maps at ``mi_positions`` random positions (the same for every modality) as
+        ``B×C×K``; all positions when ``mi_positions`` is 0 or exceeds the map."""
+        flat = [f.flatten(2) for f in local]
+        positions = flat[0].shape[-1]
+        if not 0 < self.mi_positions < positions:
+            return flat
+        keep = torch.randperm(positions, device=flat[0].device)[: self.mi_positions]
+        return [f[..., keep] for f in flat]
 
     def training_losses(
         self, image: Tensor, target: Tensor, groups: Tensor | None = None
     ) -> dict[str, Tensor]:
-        logits, local = self.local_features(image)
-        terms = {"seg": self.seg_term(logits, target.repeat(NUM_MODALITIES + 1, 1, 1, 1))}
+        modalities = self.step_modalities()
+        logits, local = self.local_features(image, modalities)
+        repeats = len(modalities) + 1
+        terms = {"seg": self.seg_term(logits, target.repeat(repeats, 1, 1, 1))}
         if self.lambda_ll:
-            mi = cross_modal_mi(local, self.critics, self.pairs, self.estimator, groups)
+            pairs = all_pairs(len(modalities))
+            critics = {
+                pair_key((i, j)): self.critics[pair_key((modalities[i], modalities[j]))]
+                for i, j in pairs
+            }
+            sampled = self.sample_positions(local)
+            mi = cross_modal_mi(sampled, critics, pairs, self.estimator, groups)
             terms["local_local"] = -self.lambda_ll * mi
         return terms
 

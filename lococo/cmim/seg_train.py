@@ -23,6 +23,7 @@ from lococo.cmim.seg_models import MeanImputationModel, SegModel, build_seg_mode
 from lococo.config.loading import from_dict, to_dict
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
+from lococo.errors import ConfigError
 from lococo.io import atomic_open
 
 MODEL_FILE = "model.pt"
@@ -48,6 +49,15 @@ def soft_dice(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
     pred = (logits > 0).float()
     target = target.float()
     return (2 * (pred * target).sum() + eps) / (pred.sum() + target.sum() + eps)
+
+
+class EpochSlices(L.Callback):
+    """Let the training slice dataset draw a new (deterministic) sample every epoch."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        dataset = getattr(trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(trainer.current_epoch)
 
 
 class SegModule(L.LightningModule):
@@ -108,12 +118,14 @@ def train_seg(
     from lococo.cmim.seg_data import load_splits, slice_dataset
 
     splits = load_splits(cfg)  # validates the data before anything is written
+    if len(cfg.model.widths) < 2:
+        raise ConfigError("model.widths needs at least two levels")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = SegModule(to_dict(cfg))  # validates the method's keys
     if not resume:
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
-    train_set = slice_dataset(splits["train"], cfg, train=True)
+    train_set = slice_dataset(splits["train"], cfg, train=True, progress=progress)
     val_set = slice_dataset(splits["val"], cfg, train=False) if splits["val"] else None
-    module = SegModule(to_dict(cfg))
     if isinstance(module.model, MeanImputationModel):
         module.model.set_means(modality_means(train_set))
     loader_args = {
@@ -126,7 +138,11 @@ def train_seg(
     )
     val_loader = DataLoader(val_set, shuffle=False, **loader_args) if val_set else None
     trainer = build_trainer(
-        run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress
+        run,
+        dict(cfg.trainer),
+        checkpoint_interval_s=cfg.checkpoint_interval_s,
+        callbacks=[EpochSlices()],
+        progress=progress,
     )
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()

@@ -4,7 +4,8 @@ Numpy arrays or torch tensors in, Python floats out; every computation is float6
 
 * :func:`feature_statistics` is the mean and the unbiased (``N - 1``) covariance of features.
 * :func:`frechet_distance` is the FID formula between two Gaussians, with the trace of the
-  matrix square root taken from the eigenvalues of the symmetric ``√Σ1 Σ2 √Σ1``.
+  matrix square root taken from the eigenvalues of a symmetric matrix similar to ``Σ1 Σ2``
+  (:func:`trace_sqrt_product`).
 * :func:`inception_score` is ``exp E[KL(p(y|x) || p(y))]`` over consecutive splits, as in the
   original implementation (Salimans et al., 2016).
 * :func:`kernel_inception_distance` is the unbiased MMD² with the cubic polynomial kernel
@@ -41,29 +42,35 @@ def feature_statistics(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
 
 
-def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a (numerically) positive semi-definite matrix."""
-    vals, vecs = np.linalg.eigh(sigma)
-    return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+def _symmetric(sigma: np.ndarray) -> np.ndarray:
+    return (sigma + sigma.T) / 2
 
 
 def trace_sqrt_product(sigma1: ArrayLike, sigma2: ArrayLike) -> float:
-    """``tr √(Σ1 Σ2)`` for PSD ``Σ1, Σ2``: the sum of square roots of the eigenvalues of
-    ``√Σ1 Σ2 √Σ1`` (a symmetric PSD matrix with the eigenvalues of ``Σ1 Σ2``).
+    """``tr √(Σ1 Σ2)`` for PSD ``Σ1, Σ2``, from a symmetric eigenproblem.
 
-    Negative eigenvalues from rounding are clipped to 0, so singular and nearly singular
-    covariances give a finite real value.
+    ``Σ1 = P L Lᵀ Pᵀ`` by pivoted Cholesky (LAPACK ``dpstrf``, which stops at the numerical
+    rank ``r``, so singular ``Σ1`` needs no jitter); the symmetric PSD ``r×r`` matrix
+    ``Lᵀ Pᵀ Σ2 P L`` has the non-zero eigenvalues of ``Σ1 Σ2`` (and of ``√Σ1 Σ2 √Σ1``), and the
+    trace is the sum of their square roots. Eigenvalues that rounding makes slightly negative
+    are clipped to 0, so the result is finite and real.
     """
+    from scipy.linalg.blas import dtrmm
+    from scipy.linalg.lapack import dpstrf
+
     s1 = _symmetric(_float64(sigma1, "sigma1"))
     s2 = _symmetric(_float64(sigma2, "sigma2"))
-    root = _psd_sqrt(s1)
-    middle = root @ s2 @ root
-    vals = np.linalg.eigvalsh((middle + middle.T) / 2)
+    if not np.any(np.diag(s1) > 0):
+        return 0.0
+    factor, piv, rank, info = dpstrf(s1, lower=1, tol=-1.0)
+    if info < 0:
+        raise ValueError(f"pivoted Cholesky of sigma1 failed (LAPACK info {info})")
+    order = piv - 1
+    lower = np.tril(factor)
+    right = dtrmm(1.0, lower, s2[np.ix_(order, order)], side=1, lower=1)  # (PᵀΣ2P) L
+    middle = dtrmm(1.0, lower, right, side=0, lower=1, trans_a=1)[:rank, :rank]  # Lᵀ (…)
+    vals = np.linalg.eigvalsh(_symmetric(middle))
     return float(np.sqrt(np.clip(vals, 0.0, None)).sum())
-
-
-def _symmetric(sigma: np.ndarray) -> np.ndarray:
-    return (sigma + sigma.T) / 2
 
 
 def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:

@@ -296,13 +296,15 @@ def load_image(path: Path) -> Tensor:
 def folder_batches(paths: Sequence[Path], batch_size: int) -> Iterator[Tensor]:
     """Decoded images in ``paths`` order, stacked into batches of at most ``batch_size``; a
     batch ends early where the image size changes (every image keeps its own size)."""
-    from lococo.data.zsl.images import threaded_map
+    from lococo.data.images import threaded_map
 
     pending: list[Tensor] = []
-    for image in threaded_map(load_image, paths, progress=False):
-        if pending and (len(pending) == batch_size or image.shape != pending[0].shape):
-            yield torch.stack(pending)
-            pending = []
-        pending.append(image)
+    chunk = max(4 * batch_size, 64)  # decode ahead a few batches at a time, not the whole folder
+    for start in range(0, len(paths), chunk):
+        for image in threaded_map(load_image, paths[start : start + chunk], progress=False):
+            if pending and (len(pending) == batch_size or image.shape != pending[0].shape):
+                yield torch.stack(pending)
+                pending = []
+            pending.append(image)
     if pending:
         yield torch.stack(pending)

@@ -17,6 +17,7 @@ def dice(prediction: Tensor, target: Tensor) -> Tensor:
     """Per-case Dice ``2|P∩T| / (|P| + |T|)`` of binary masks ``N×*S`` (one case per row).
 
     Returns ``N`` float64 scores; empty target: 1 if the prediction is empty, else 0.
+    Counts are exact (MONAI sums float64 masks), the ratio is rounded to float32 by MONAI.
     """
     if prediction.shape != target.shape:
         raise ValueError(
@@ -26,4 +27,5 @@ def dice(prediction: Tensor, target: Tensor) -> Tensor:
         raise ValueError("dice expects N×*S masks (one case per row)")
     pred = (prediction > 0).to(torch.float64).unsqueeze(1)
     true = (target > 0).to(torch.float64).unsqueeze(1)
-    return compute_dice(pred, true, include_background=True, ignore_empty=False)[:, 0]
+    scores = compute_dice(pred, true, include_background=True, ignore_empty=False)[:, 0]
+    return scores.to(torch.float64)

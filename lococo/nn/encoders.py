@@ -1,6 +1,6 @@
 """Image encoders that return local features (a ``B×C×H×W`` map) and a global vector.
 
-Every encoder speaks one vocabulary (DESIGN, principle 3): ``forward`` gives
+Every encoder speaks one vocabulary (docs/architecture.md): ``forward`` gives
 :class:`EncoderFeatures` ``(local, global_)``, ``features`` gives every named stage, and the
 geometry of the local map (channels, shape, receptive fields) is known.
 

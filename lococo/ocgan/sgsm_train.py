@@ -4,9 +4,9 @@
 scenes (``data.eval_split``, falling back to ``val``): every scene graph of the pool is scored
 against every image of the pool with ``Sim^L + Sim^G`` (eq. 6.3.2–6.3.3) and the ranks of the
 true partners give ``g2i_r1/r5`` (graph → image) and ``i2g_r1/r5`` (image → graph); chance
-R@k is ``k / candidates``. Results go to the ``sgsm`` section of ``results.json``; the trained
-weights and the vocabulary to ``sgsm.pt`` (:func:`load_sgsm`); the attention maps to
-``figures/sgsm_attention.png``.
+R@k is ``k / candidates`` (ties are broken at random, in expectation). Results go to the
+``sgsm`` section of ``results.json``; the trained weights and the vocabulary to ``sgsm.pt``
+(:func:`load_sgsm`); the attention maps to ``figures/sgsm_attention.png``.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ class SGSMModule(L.LightningModule):
     """Trains an :class:`~lococo.ocgan.sgsm.SGSM` with ``L_SGSM`` (eq. 6.3.6).
 
     The random scene graphs of step ``t`` come from a generator seeded with ``seed + t``, so a
-    resumed run draws the same graphs. With ``sgsm.shuffle_pairs`` every graph is paired with
-    the image ``k`` places further in the batch (``k`` random in ``1..B-1``): no true pair is
-    ever seen (the control that must stay at chance).
+    resumed run draws the same graphs. (``sgsm.shuffle_pairs`` acts on the training data:
+    :class:`MismatchedLayouts`.)
     """
 
     def __init__(self, config: dict[str, Any], class_names: list[str]) -> None:
@@ -60,9 +59,6 @@ class SGSMModule(L.LightningModule):
             batch["boxes"], batch["labels"], batch["valid"], masks=batch.get("masks"), generator=gen
         )
         graph = self.model.encode_graphs(graphs)
-        if self.cfg.sgsm.shuffle_pairs and graph.nodes.shape[0] > 1:
-            shift = int(torch.randint(1, graph.nodes.shape[0], (1,), generator=gen))
-            graph = type(graph)(*(t.roll(shift, dims=0) for t in graph))
         out = self.model.loss(graph, self.model.encode_images(batch["image"]))
         self.log("train/loss", out.total, prog_bar=True, on_step=True, on_epoch=True)
         self.log("train/local", out.local, on_step=False, on_epoch=True)
@@ -83,6 +79,31 @@ class SGSMModule(L.LightningModule):
 
 
 # --------------------------------------------------------------------------- configs and data
+
+
+class MismatchedLayouts(torch.utils.data.Dataset):
+    """The shuffled-pairs control: item ``i`` is the image of scene ``i`` with the layout of
+    scene ``π(i)``, ``π`` a fixed random cyclic derangement (seeded). No image is ever paired
+    with its own layout, and its own layout is in a batch only by chance (unlike rolling a
+    batch, which would always present the true pair as a negative)."""
+
+    LAYOUT_KEYS = ("boxes", "labels", "valid", "masks")
+
+    def __init__(self, dataset: Any, seed: int) -> None:
+        self.dataset = dataset
+        n = len(dataset)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        self.partner = torch.empty(n, dtype=torch.long)
+        self.partner[order] = order.roll(-1)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = dict(self.dataset[i])
+        other = self.dataset[int(self.partner[i])] if len(self.dataset) > 1 else item
+        item.update({k: other[k] for k in self.LAYOUT_KEYS if k in other})
+        return item
 
 
 def resume_config(run: RunDir, requested: dict[str, Any]) -> SGSMRunConfig:
@@ -175,7 +196,7 @@ def pretrain_sgsm(
         run.write_config({**to_dict(cfg), "meta": run_metadata()})
     module = SGSMModule(to_dict(cfg), data.class_names)
     loader = DataLoader(
-        train_set,
+        MismatchedLayouts(train_set, cfg.seed) if cfg.sgsm.shuffle_pairs else train_set,
         batch_size=cfg.data.batch_size,
         shuffle=True,
         drop_last=len(train_set) > cfg.data.batch_size,
@@ -243,11 +264,18 @@ def embed_pool(model: SGSM, dataset: Any, cfg: SGSMRunConfig, count: int, progre
 
 def recall_at(scores: Tensor, k: int) -> tuple[float, float]:
     """R@k of graph → image (rows) and image → graph (columns) for a ``[graph, image]`` score
-    matrix whose diagonal pairs match. Ties count against the true partner."""
+    matrix whose diagonal pairs match. Ties are broken uniformly at random, in expectation: with
+    ``g`` candidates scored higher than the true partner and ``t`` others scored equal, the
+    partner is in the top ``k`` with probability ``clamp((k − g) / (t + 1), 0, 1)`` (so a
+    model that scores everything alike sits exactly at chance)."""
     true = scores.diagonal()
-    g2i = (scores >= true.unsqueeze(1)).sum(1) - 1  # images scored at least as high
-    i2g = (scores >= true.unsqueeze(0)).sum(0) - 1
-    return float((g2i < k).float().mean()), float((i2g < k).float().mean())
+
+    def hit(above: Tensor, ties: Tensor) -> float:
+        return float(((k - above) / (ties + 1)).clamp(0, 1).mean())
+
+    g2i = hit((scores > true[:, None]).sum(1), (scores == true[:, None]).sum(1) - 1)
+    i2g = hit((scores > true[None, :]).sum(0), (scores == true[None, :]).sum(0) - 1)
+    return g2i, i2g
 
 
 @torch.no_grad()

@@ -89,6 +89,8 @@ def run_document(root: Path, results: Mapping[str, Any]) -> Document:
         rows: list[list[Cell]] = [
             [_modality(m), percent(v)] for m, v in section["dice"].items() if v is not None
         ]
+        if section.get("empty_dice") is not None:
+            rows.append(["empty prediction", percent(section["empty_dice"])])
         sections.append(
             Section(
                 "Evaluation",

@@ -6,7 +6,9 @@ The kind of directory is read from ``DIR/results.json``:
 * **sgsm** (an OC-GAN SGSM pretraining run): key ``sgsm``;
 * **cmim_run** (a CMIM segmentation run): key ``cmim_seg_train`` and/or ``cmim_seg``;
 * **study**: keys ``study``, ``cells`` and ``summary``; ``study.system`` names the system
-  (``cmim_seg``: a CMIM study, kind **cmim_study**; absent: ZFS);
+  (``cmim_seg``: a CMIM study, kind **cmim_study**; ``cmim_cls``: a CMIM classification
+  study, kind **cmim_cls_study**; absent: ZFS);
+* **cmim_cls_run** (a CMIM classification run): key ``cmim_cls_train`` and/or ``cmim_cls``;
 * **main job** (``lococo run``): keys ``profile``, ``seed`` and one section per system, each
   rendered by :data:`MAIN_JOB_SECTIONS` (``zfs``: the summary rows, the study in ``DIR/zfs``).
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from lococo.errors import LococoError
 from lococo.io import atomic_open
-from lococo.report import cmim
+from lococo.report import cmim, cmim_cls
 from lococo.report.html import render_html
 from lococo.report.markdown import render_markdown
 from lococo.report.model import Document, Link, Paragraph, Section, key_value_table
@@ -34,8 +36,17 @@ from lococo.report.zfs import (
 )
 
 RESULTS = "results.json"
-KINDS = ("main", "study", "run", "sgsm", "cmim_study", "cmim_run")
-STUDY_KINDS = ("study", "cmim_study")
+KINDS = (
+    "main",
+    "study",
+    "run",
+    "sgsm",
+    "cmim_study",
+    "cmim_run",
+    "cmim_cls_study",
+    "cmim_cls_run",
+)
+STUDY_KINDS = ("study", "cmim_study", "cmim_cls_study")
 
 
 def render_report(directory: str | Path, *, recursive: bool = False) -> tuple[Path, Path]:
@@ -83,6 +94,8 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
     if {"profile", "seed"} <= results.keys():
         return "main"
     if {"study", "cells", "summary"} <= results.keys():
+        if cmim_cls.is_study(results):
+            return "cmim_cls_study"
         return "cmim_study" if cmim.is_study(results) else "study"
     if "pretrain" in results or "zsl" in results:
         return "run"
@@ -90,11 +103,13 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
         return "sgsm"
     if cmim.SECTION in results or cmim.TRAIN_SECTION in results:
         return "cmim_run"
+    if cmim_cls.is_run(results):
+        return "cmim_cls_run"
     keys = ", ".join(sorted(results)) or "none"
     raise LococoError(
         f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl, "
-        "cmim_seg), an SGSM run (sgsm), a study (study, cells, summary) or a main job "
-        "(profile, seed, ...)"
+        "cmim_seg, cmim_cls), an SGSM run (sgsm), a study (study, cells, summary) or a main "
+        "job (profile, seed, ...)"
     )
 
 
@@ -133,6 +148,7 @@ def _zfs_sections(root: Path, rows: Any) -> list[Section]:
 MAIN_JOB_SECTIONS: dict[str, Callable[[Path, Any], list[Section]]] = {
     "zfs": _zfs_sections,
     "cmim": cmim.main_sections,
+    "cmim_cls": cmim_cls.main_sections,
 }
 MAIN_JOB_META = ("profile", "seed", "data", "seconds")
 
@@ -167,4 +183,6 @@ BUILDERS: dict[str, Callable[[Path, Mapping[str, Any]], Document]] = {
     "sgsm": sgsm_document,
     "cmim_study": cmim.study_document,
     "cmim_run": cmim.run_document,
+    "cmim_cls_study": cmim_cls.study_document,
+    "cmim_cls_run": cmim_cls.run_document,
 }

@@ -45,7 +45,8 @@ def overlay_grid(
     title: str = "",
 ) -> Path:
     """A grid of overlays: ``panels[r][c]`` is ``(image, truth, prediction)`` (``None``: blank);
-    each panel is titled with its column and the slice's Dice, rows are labelled on the left."""
+    each panel is titled with its column and the Dice of that slice alone (not the case's),
+    rows are labelled on the left."""
     nrows, ncols = len(panels), max((len(r) for r in panels), default=0)
     if nrows == 0 or ncols == 0:
         raise ValueError("overlay_grid needs at least one panel")
@@ -60,7 +61,7 @@ def overlay_grid(
                 continue
             image, truth, pred = panel
             dice = slice_dice(as_array(truth), as_array(pred))
-            draw_overlay(ax, image, truth, pred, f"{col_labels[c]}  Dice {dice:.2f}")
+            draw_overlay(ax, image, truth, pred, f"{col_labels[c]}  slice Dice {dice:.2f}")
             if not labelled:  # the row's label goes left of its first panel
                 ax.set_ylabel(row_labels[r], fontsize=9)
                 labelled = True

@@ -19,8 +19,8 @@ cardiomegaly   heart shadow 1.35–1.6× wider                            strong
 effusion       fluid with a meniscus filling the base of one lung      strong
 mass           a 7–9 %-of-width bright disc in a lung                  strong
 consolidation  a patchy bright cloud in a lower lung zone              medium
-pneumothorax   a dark rim without markings at one lung's apex/side     weak
-nodule         a 2.5 %-of-width disc, low contrast, in a lung          weak
+pneumothorax   a dark rim without markings at one lung's apex/side     medium
+nodule         a 3 %-of-width disc, low contrast, in a lung            weak
 atelectasis    a thin, faint plate at one lung base                    weak
 normal         none of the above
 =============  ======================================================  ========
@@ -135,7 +135,7 @@ FINDINGS: tuple[Finding, ...] = (
         ("No pneumothorax.",),
         "{Side} pneumothorax.",
         ("pneumothorax",),
-        "weak",
+        "medium",
         0.12,
     ),
     Finding(
@@ -225,6 +225,8 @@ def _soft(d: np.ndarray, edge: float = 0.08) -> np.ndarray:
 def render_frontal(findings: dict[str, str], rng: np.random.Generator, size: int) -> np.ndarray:
     """A frontal (PA/AP) chest image in ``[0, 1]`` showing ``findings`` (name → side)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    # noise is drawn first, so an image with or without a finding differs only by the finding
+    noise = rng.normal(0.0, 0.02, (size, size)).astype(np.float32)
     jit = lambda s: float(rng.normal(0.0, s))  # noqa: E731
     img = np.full((size, size), 0.08, np.float32)
     body = _soft(_ellipse(yy, xx, 0.58 + jit(0.01), 0.5 + jit(0.01), 0.52, 0.46), 0.05)
@@ -296,15 +298,15 @@ def render_frontal(findings: dict[str, str], rng: np.random.Generator, size: int
             )
         elif name == "nodule":
             ny, nx = in_lung(side, float(rng.uniform(-0.6, -0.1)), float(rng.uniform(-0.4, 0.4)))
-            r = 0.025
-            img += 0.07 * _soft(_ellipse(yy, xx, ny, nx, r, r), 0.4)
+            r = 0.03
+            img += 0.09 * _soft(_ellipse(yy, xx, ny, nx, r, r), 0.4)
         elif name == "atelectasis":
             ay = cy + ry * float(rng.uniform(0.45, 0.65))
             tilt = float(rng.uniform(-0.15, 0.15))
             band = np.exp(-(((yy - ay - tilt * (xx - cx)) / 0.012) ** 2))
             band *= np.abs(xx - cx) < rx * 0.8
             img += 0.07 * band
-    img += rng.normal(0.0, 0.02, img.shape).astype(np.float32)
+    img += noise
     return np.clip(img, 0.0, 1.0)
 
 

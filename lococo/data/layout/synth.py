@@ -21,6 +21,7 @@ Output under ``out`` (the real layout, read back by :mod:`lococo.data.layout.coc
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -200,11 +201,19 @@ def _tight_box(mask: np.ndarray) -> list[int]:
     ]
 
 
+@functools.lru_cache(maxsize=8)
+def _grid(size: int) -> np.ndarray:
+    """``2×size×size`` pixel row and column indices (read-only, shared)."""
+    grid = np.mgrid[0:size, 0:size].astype(np.float32)
+    grid.flags.writeable = False
+    return grid
+
+
 def _stuff_regions(
     rng: np.random.Generator, size: int
 ) -> tuple[list[tuple[int, str]], list[np.ndarray]]:
     """Sky above a wavy horizon, then one or two grounds split by a wavy boundary."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    yy, xx = _grid(size) + 0.5
     horizon = rng.uniform(0.3, 0.55) * size + rng.uniform(0.02, 0.06) * size * np.sin(
         2 * math.pi * xx / (size * rng.uniform(0.6, 1.4)) + rng.uniform(0, 2 * math.pi)
     )
@@ -226,7 +235,7 @@ def _stuff_regions(
 
 def _stuff_pixels(name: str, rng: np.random.Generator, size: int) -> np.ndarray:
     """Colours of a stuff texture over the whole canvas."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    yy, xx = _grid(size) / size
     if name == "sky-other":
         top = np.asarray([120, 170, 235]) + rng.uniform(-20, 20, 3)
         bottom = np.asarray([215, 230, 245]) + rng.uniform(-15, 10, 3)
@@ -314,7 +323,7 @@ def _try_scene(rng: np.random.Generator, size: int) -> SceneSample | None:
     stuff: list[dict[str, Any]] = []
     counted = 0
     for (cid, name), region in zip(stuff_classes, regions, strict=True):
-        image[region] = _stuff_pixels(name, rng, size)[region]
+        np.copyto(image, _stuff_pixels(name, rng, size), where=region[..., None])
         visible = region & ~things_px
         if visible.any():
             stuff.append({"category_id": cid, "mask": visible})
@@ -324,7 +333,7 @@ def _try_scene(rng: np.random.Generator, size: int) -> SceneSample | None:
     things: list[dict[str, Any]] = []
     for j, obj in enumerate(drawn):
         visible = owner == j
-        image[visible] = obj.colours[visible]
+        np.copyto(image, obj.colours, where=visible[..., None])
         things.append({"category_id": obj.category_id, "mask": visible})
         counted += obj.main and _box_area(visible) > MIN_AREA
     if not 3 <= counted <= 8:

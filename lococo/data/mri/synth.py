@@ -137,8 +137,14 @@ def _grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> l
     return axes
 
 
-def make_phantom(seed: int, index: int, size: int, case_id: str | None = None) -> Phantom:
-    """Generate case ``index`` of dataset ``seed`` (deterministic in both)."""
+def make_phantom(
+    seed: int, index: int, size: int, case_id: str | None = None, *, tumour_scale: float = 1.0
+) -> Phantom:
+    """Generate case ``index`` of dataset ``seed`` (deterministic in both).
+
+    ``tumour_scale`` multiplies every tumour's radius (default 1: radii of 9–22 mm, about
+    1.5–4 voxels at ``size`` 32); the random draws do not depend on it.
+    """
     rng = np.random.default_rng([seed, index, 11])
     shape = phantom_shape(size)
     d = shape[0]
@@ -192,7 +198,9 @@ def make_phantom(seed: int, index: int, size: int, case_id: str | None = None) -
     # Tumours.
     enhancing_case = rng.uniform() > 0.1
     for t in range(1 if rng.uniform() < 0.7 else 2):
-        _add_tumour(tissue, brain, rho, (z, y, x), (az, ay, ax), rng, shape, enhancing_case, t)
+        _add_tumour(
+            tissue, brain, (z, y, x), (az, ay, ax), rng, shape, enhancing_case, t, tumour_scale
+        )
     tissue[~brain] = CSF  # placeholder; zeroed below
     label = TISSUE_LABEL[tissue].astype(np.uint8)
     label[~brain] = BACKGROUND
@@ -214,16 +222,16 @@ def make_phantom(seed: int, index: int, size: int, case_id: str | None = None) -
 def _add_tumour(
     tissue: np.ndarray,
     brain: np.ndarray,
-    rho: np.ndarray,
     coords: tuple[np.ndarray, np.ndarray, np.ndarray],
     axes: tuple[float, float, float],
     rng: np.random.Generator,
     shape: tuple[int, int, int],
     enhancing: bool,
     which: int,
+    scale: float = 1.0,
 ) -> None:
     z, y, x = coords
-    radius = rng.uniform(9, 22) * (0.75 if which else 1.0)
+    radius = rng.uniform(9, 22) * (0.75 if which else 1.0) * scale
     # Centre somewhere inside the white matter (ρ < 0.65).
     for _ in range(100):
         c = rng.uniform(-0.65, 0.65, size=3) * np.array(axes)
@@ -302,6 +310,7 @@ def synth_mri(
     seed: int = 0,
     cases: int = 30,
     size: int = 64,
+    tumour_scale: float = 1.0,
     progress: bool = True,
     overwrite: bool = False,
 ) -> SynthMRIInfo:
@@ -309,8 +318,9 @@ def synth_mri(
 
     Same arguments ⇒ identical volumes. Everything is written under ``out/.tmp-synth-mri-*`` and
     moved into place at the end; a non-empty ``out`` is refused unless ``overwrite``.
+    ``tumour_scale`` enlarges (or shrinks) every tumour (see :func:`make_phantom`).
     """
-    _check_args(seed, cases, size)
+    _check_args(seed, cases, size, tumour_scale)
     out = Path(out)
     _check_out(out, overwrite)
     start = time.perf_counter()
@@ -320,7 +330,7 @@ def synth_mri(
     try:
         bar = _progress(cases, progress)
         for i in range(cases):
-            ph = make_phantom(seed, i, size)
+            ph = make_phantom(seed, i, size, tumour_scale=tumour_scale)
             write_phantom(ph, tmp / ph.case_id)
             ids.append(ph.case_id)
             bar.update(1)
@@ -328,7 +338,12 @@ def synth_mri(
         write_json(
             tmp / "synth_mri.json",
             dict(
-                seed=seed, cases=cases, size=size, shape=list(phantom_shape(size)), layout="brats"
+                seed=seed,
+                cases=cases,
+                size=size,
+                tumour_scale=tumour_scale,
+                shape=list(phantom_shape(size)),
+                layout="brats",
             ),
         )
         _move_into_place(tmp, out)
@@ -345,7 +360,7 @@ def synth_mri(
     )
 
 
-def _check_args(seed: int, cases: int, size: int) -> None:
+def _check_args(seed: int, cases: int, size: int, tumour_scale: float = 1.0) -> None:
     checks = [
         (isinstance(seed, int) and seed >= 0, f"seed must be a non-negative integer, got {seed}"),
         (isinstance(cases, int) and cases >= 1, f"cases must be at least 1, got {cases}"),
@@ -353,6 +368,7 @@ def _check_args(seed: int, cases: int, size: int) -> None:
             isinstance(size, int) and MIN_SIZE <= size <= MAX_SIZE,
             f"size must be in {MIN_SIZE}..{MAX_SIZE}, got {size}",
         ),
+        (0.5 <= tumour_scale <= 2.5, f"tumour_scale must be in 0.5..2.5, got {tumour_scale}"),
     ]
     for ok, message in checks:
         if not ok:
