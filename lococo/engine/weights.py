@@ -47,7 +47,7 @@ def load_weights(path: str | Path, what: str = "PyTorch file") -> Any:
         raise DataError(path, f"cannot read {what} ({err.strerror or err})") from None
 
 
-_ADVICE = "delete it and re-create it (a run resumes from its previous checkpoint, if any)"
+_ADVICE = "delete or replace it"
 
 
 def load_state_dict(path: str | Path, what: str = "weights file") -> dict[str, torch.Tensor]:
@@ -81,5 +81,5 @@ def save_weights(obj: Any, path: str | Path) -> None:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     line = text[0] if text else type(err).__name__
-    line = line.replace("weights_only=False", "").strip()
-    return line[:200]
+    line = line.split(". ")[0].replace("weights_only=False", "").strip().rstrip(".")
+    return line[:160]
