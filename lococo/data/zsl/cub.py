@@ -283,6 +283,7 @@ def _align_images(
             )
         to_xlsa = np.asarray([index[n] for n in cub_classes], dtype=np.int64)
         check_index_range(splits, len(rels))
+        _check_folders(cub / "images.txt", rels, cub_classes, own_labels)
         paths = [image_root / rel for rel in rels]
         return np.arange(len(rels)), to_xlsa[own_labels], paths
     source = splits.res101_path
@@ -302,6 +303,24 @@ def _align_images(
             )
         order[i] = row
     return order, splits.labels, paths
+
+
+def _check_folders(
+    path: Path, rels: list[str], cub_classes: list[str], own_labels: np.ndarray
+) -> None:
+    """An image stored in a class's folder must carry that class's label (a moved or swapped
+    line would otherwise put an image in the wrong split)."""
+    known = set(cub_classes)
+    for row, rel in enumerate(rels):
+        folder = rel.replace("\\", "/").split("/", 1)[0]
+        label = cub_classes[own_labels[row]]
+        if folder in known and folder != label:
+            raise DataError(
+                path,
+                f"image {rel!r} is in the folder of class {folder!r} but "
+                f"image_class_labels.txt gives class {label!r}",
+                line=line_of(path, row),
+            )
 
 
 def _check_class_attributes(cub: Path, splits: Xlsa17Splits, cub_classes: list[str]) -> None:
