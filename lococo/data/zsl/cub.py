@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lococo.data.images import inside_root
 from lococo.data.zsl.types import PartAnnotations, ZSLData
 from lococo.data.zsl.xlsa17 import (
     Xlsa17Splits,
@@ -284,7 +285,7 @@ def _align_images(
         to_xlsa = np.asarray([index[n] for n in cub_classes], dtype=np.int64)
         check_index_range(splits, len(rels))
         _check_folders(cub / "images.txt", rels, cub_classes, own_labels)
-        paths = [image_root / rel for rel in rels]
+        paths = _image_paths(image_root, rels, cub / "images.txt")
         return np.arange(len(rels)), to_xlsa[own_labels], paths
     source = splits.res101_path
     paths = map_image_files(splits.image_files, "images", image_root, source)
@@ -303,6 +304,17 @@ def _align_images(
             )
         order[i] = row
     return order, splits.labels, paths
+
+
+def _image_paths(image_root: Path, rels: list[str], listing: Path) -> list[Path]:
+    """The files named in ``images.txt``; a name leading outside the image folder is refused."""
+    paths = []
+    for row, rel in enumerate(rels):
+        try:
+            paths.append(inside_root(image_root, rel, listing))
+        except DataError as err:
+            raise DataError(listing, err.problem, line_of(listing, row)) from None
+    return paths
 
 
 def _check_folders(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lococo.data.images import inside_root
 from lococo.data.zsl.types import ZSLData
 from lococo.errors import DataError
 
@@ -334,7 +335,7 @@ def map_image_files(
         rel = relative_after(name, marker)
         if not rel:
             raise DataError(source, f"image path {name!r} has no '{marker}/' folder")
-        local = image_root.joinpath(*rel)
+        local = inside_root(image_root, rel, source)
         if not os.path.isfile(local):
             raise DataError(source, f"image {name!r} not found locally (expected {local})")
         out.append(local)
