@@ -35,8 +35,20 @@ BAD = [
 @pytest.mark.parametrize(("override", "shown"), BAD)
 def test_bad_value_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, override, shown):
     out = tmp_path / "run"
-    code = main(["zfs", "pretrain", "--data", str(tmp_path / "nodata"), "--out", str(out),
-                 "--profile", "quick", "--no-progress", override])  # fmt: skip
+    code = main(
+        [
+            "zfs",
+            "pretrain",
+            "--data",
+            str(tmp_path / "nodata"),
+            "--out",
+            str(out),
+            "--profile",
+            "quick",
+            "--no-progress",
+            override,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0 and err.startswith("lococo: error: ")
@@ -46,8 +58,17 @@ def test_bad_value_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, overr
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_accelerator_without_gpu_is_refused(tmp_path, capsys):
-    code = main(["zfs", "pretrain", "--data", str(tmp_path), "--out", str(tmp_path / "r"),
-                 "trainer.accelerator=gpu"])  # fmt: skip
+    code = main(
+        [
+            "zfs",
+            "pretrain",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r"),
+            "trainer.accelerator=gpu",
+        ]
+    )
     assert code == 2
     assert "no CUDA GPU" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
@@ -82,11 +103,11 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
             "--out",
             str(out),
             "optim.lr=nan",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,  # fmt: skip
+        timeout=300,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
@@ -104,11 +125,11 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path):
             "--out",
             str(out),
             "optim.lr=nan",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,  # fmt: skip
+        timeout=300,
     )
     assert verbose.returncode == 2 and "Traceback" in verbose.stderr
 
