@@ -8,6 +8,7 @@ file; lococo never suggests loading it with ``weights_only=False``.
 
 from __future__ import annotations
 
+import errno
 import pickle
 import re
 import zipfile
@@ -44,7 +45,12 @@ def load_weights(path: str | Path, what: str = "PyTorch file") -> Any:
             path, f"{what} is truncated or corrupt ({_first_line(err)}); {_ADVICE}"
         ) from None
     except OSError as err:
-        raise DataError(path, f"cannot read {what} ({err.strerror or err})") from None
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EISDIR, errno.EIO):
+            raise DataError(path, f"cannot read {what} ({err.strerror})") from None
+        # PyTorch's reader reports a truncated archive as e.g. "Invalid argument"
+        raise DataError(
+            path, f"{what} is truncated or corrupt ({_first_line(err)}); {_ADVICE}"
+        ) from None
 
 
 _ADVICE = "delete or replace it"
