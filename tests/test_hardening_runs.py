@@ -214,3 +214,28 @@ def test_csv_log_keeps_rows_across_a_resume(tmp_path):
     rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
     assert rows[0] == "epoch,step,train/loss,val/acc"
     assert rows[1:] == ["0,4,1.0,", "1,9,0.5,0.2"]
+
+
+def test_full_disk_while_saving_weights_is_one_line(tmp_path, monkeypatch):
+    from lococo.engine import weights
+
+    def full(obj, handle):
+        handle.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(weights.torch, "save", full)
+    target = tmp_path / "encoder.pt"
+    with pytest.raises(LococoError, match=r"encoder\.pt: could not write .*disk full"):
+        weights.save_weights({"w": torch.zeros(1)}, target)
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temporary file
+
+
+def test_os_error_lines(tmp_path):
+    import errno
+
+    from lococo.cli.main import describe_os_error
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+    assert describe_os_error(full) == f"{tmp_path / 'x'}: no space left on the device (disk full)"
+    denied = PermissionError(errno.EACCES, "Permission denied", "/ro/run")
+    assert describe_os_error(denied) == "/ro/run: permission denied"

@@ -72,9 +72,12 @@ class StopOnSignal(L.Callback):
         _state["training"] = False
 
     def _stop_if_signalled(self, trainer: L.Trainer, save: bool = True) -> None:
-        signum = _state["pending"]
-        if signum is None:
+        # decided together by all processes of a distributed run, so that all of them save
+        # the checkpoint (a collective operation) at the same step
+        local = _state["pending"] is not None
+        if not trainer.strategy.reduce_boolean_decision(local, all=False):
             return
+        signum = _state["pending"] or signal.SIGTERM
         _state["pending"] = None
         _state["training"] = False
         if save:
