@@ -39,7 +39,7 @@ def check_dataset(
             data.image_dir, f"none of the {len(ids)} images the reports name is there (<id>.png)"
         )
     if verify_images and present:
-        from lococo.data.zsl.images import threaded_map, verify_image
+        from lococo.data.images import threaded_map, verify_image
 
         for _ in threaded_map(
             verify_image, [data.image_path(i) for i in present], progress, "verify"
