@@ -90,7 +90,7 @@ def check_trainer_values(cfg: dict[str, Any]) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"trainer.{key}={value!r} is not allowed; expected a finite number")
     if "max_epochs" in cfg:
-        _int_at_least(cfg, "max_epochs", 1, "an integer >= 1")
+        _int_at_least(cfg, "max_epochs", 0, "an integer >= 0 (0: no training)")
     for key, low in (("min_epochs", 0), ("accumulate_grad_batches", 1), ("log_every_n_steps", 1)):
         if cfg.get(key) is not None:
             _int_at_least(cfg, key, low, f"an integer >= {low}")
