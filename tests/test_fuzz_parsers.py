@@ -359,6 +359,7 @@ def volumes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import nibabel as nib
     import SimpleITK as sitk
 
+    sitk.ProcessObject_SetGlobalWarningDisplay(False)  # mutated headers would flood stderr
     root = tmp_path_factory.mktemp("fuzz_volumes")
     data = np.arange(4 * 5 * 3, dtype=np.int16).reshape(4, 5, 3)
     nib.save(nib.Nifti1Image(data, np.diag([1.5, 2.0, 3.0, 1.0])), root / "v.nii")
