@@ -30,7 +30,7 @@ COMMON = {
     "print_blob": False,
 }
 settings.register_profile("ci", max_examples=25, deadline=3000, **COMMON)
-settings.register_profile("deep", max_examples=150, deadline=10000, **COMMON)
+settings.register_profile("deep", max_examples=100, deadline=10000, **COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
