@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,11 +152,15 @@ def test_failed_start_leaves_nothing_and_is_accepted_again(data, tmp_path, capsy
     assert main([*args, "--data", str(bad)]) == 1
     assert "images.txt" in capsys.readouterr().err
     assert not run.exists()
-    # a start killed before its first checkpoint leaves config.yaml and logs: accepted again
+    # a start killed before its first checkpoint leaves config.yaml and logs: the same
+    # command line accepts it again, another one does not
     run.mkdir()
-    (run / "config.yaml").write_text("seed: 0\n")
     (run / "logs").mkdir()
     (run / ".config.yaml.99999999.x.tmp").write_text("")
+    RunDir(run).write_config({"seed": 0, "meta": {"command": "lococo something else"}})
+    assert main([*args, "--data", str(data)]) == 1
+    assert "not empty" in capsys.readouterr().err
+    RunDir(run).write_config({"seed": 0, "meta": {"command": " ".join(sys.argv)}})
     assert main([*args, "--data", str(data)]) == 0
     assert (run / "encoder.pt").exists()
 

@@ -131,11 +131,11 @@ def open_run(path: str | Path, *, resume: bool) -> RunDir:
     """Name a fresh run directory (created when its config is written), or open one to resume.
 
     A fresh run refuses a non-empty directory so that no earlier results are mixed in, except
-    one left by an earlier start that stopped before its first checkpoint (a ``config.yaml``,
-    logs and temporary files only), which is cleared. ``resume`` requires the run's
-    ``config.yaml``. Temporary files of killed writes are removed in both cases. When the
-    command then fails before its first checkpoint, :func:`discard_unfinished_runs` removes
-    what it wrote, so the same command line can be run again.
+    one left by the same command line when it stopped before its first checkpoint (a
+    ``config.yaml`` recording that command, logs and temporary files only), which is
+    cleared. ``resume`` requires the run's ``config.yaml``. Temporary files of killed writes
+    are removed in both cases. When the command then fails before its first checkpoint,
+    :func:`discard_unfinished_runs` removes what it wrote, so it can simply be run again.
     """
     run = RunDir(Path(path))
     if is_ddp_child():
@@ -172,11 +172,18 @@ def has_checkpoint(run: RunDir) -> bool:
 
 
 def _abandoned(run: RunDir) -> bool:
-    """A run directory holding only what a start that died before its first checkpoint left."""
+    """A run directory holding only what this same command line left when it died before its
+    first checkpoint (``config.yaml`` recording this command, logs, temporary files)."""
     if not run.config.is_file() or has_checkpoint(run) or run.results.exists():
         return False
     allowed = {"config.yaml", "logs", "checkpoints"}
-    return all(p.name in allowed or p.name.endswith(".tmp") for p in run.path.iterdir())
+    if not all(p.name in allowed or p.name.endswith(".tmp") for p in run.path.iterdir()):
+        return False
+    try:
+        meta = (yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}).get("meta") or {}
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OSError):
+        return False
+    return isinstance(meta, dict) and meta.get("command") == " ".join(sys.argv)
 
 
 def discard_unfinished_runs() -> list[Path]:

@@ -34,11 +34,13 @@ def load_weights(path: str | Path, what: str = "PyTorch file") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = _GLOBAL.search(str(err))
-        kind = f"a pickled {found.group(1)} object" if found else "pickled objects"
+        if found is None:  # not a pickle PyTorch can read at all
+            problem = f"{what} is truncated, corrupt or not a PyTorch file; {_ADVICE}"
+            raise DataError(path, problem) from None
         raise DataError(
             path,
-            f"{what} holds {kind}, not only tensors; lococo does not load such files "
-            "(delete it, or re-create it with lococo)",
+            f"{what} holds a pickled {found.group(1)} object, not only tensors; lococo does not "
+            "load such files (delete it, or re-create it with lococo)",
         ) from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as err:
         raise DataError(
