@@ -396,7 +396,35 @@ def _npz(path: Path) -> None:
     np.savez(path, something=np.zeros(3))
 
 
-CASES = ZSL_CASES + RUN_CASES + LAYOUT_CASES + MRI_CASES + METRIC_CASES
+# ---------------------------------------------------------------- other commands
+
+# fmt: off
+COMMAND_CASES = [
+    Case("study-data-missing", "none",
+         lambda r, o: ["zfs", "study", "--data", str(r / "absent"), "--out", str(o),
+                       "--methods", "fc", *b.ZFS_FAST], ("absent",)),
+    Case("study-bad-images-txt", "zsl",
+         lambda r, o: ["zfs", "study", "--data", str(r), "--out", str(o), "--methods", "fc",
+                       *b.ZFS_FAST], ("images.txt:3",),
+         lambda r: b.set_line(r / CUB / "images.txt", 3, "3")),
+    Case("report-results-json-corrupt", "run", lambda r, o: ["report", str(r)],
+         ("results.json",), lambda r: b.truncate(r / "results.json", 0.4)),
+    Case("report-dir-missing", "none", lambda r, o: ["report", str(r / "absent")], ("absent",)),
+    Case("compare-study-missing", "none",
+         lambda r, o: ["zfs", "compare", str(r / "absent"), "--out", str(o)], ("absent",)),
+    Case("synth-out-is-a-file", "zsl",
+         lambda r, o: ["data", "synth", "zsl", "--out", str(r / "attributes.txt"),
+                       "--no-progress"], ("attributes.txt",)),
+    Case("cmim-evaluate-run-missing", "none",
+         lambda r, o: ["cmim", "evaluate", str(r / "no run"), "--no-progress"], ("no run",)),
+    Case("kid-folder-empty", "none",
+         lambda r, o: ["metrics", "kid", str(r), str(r), "--device", "cpu", "--no-progress"],
+         ("{in}",)),
+]
+# fmt: on
+
+
+CASES = ZSL_CASES + RUN_CASES + LAYOUT_CASES + MRI_CASES + METRIC_CASES + COMMAND_CASES
 
 
 def _param(case: Case):
@@ -405,7 +433,15 @@ def _param(case: Case):
 
 # Known gaps in layers this catalogue does not own: listed here so the run stays green and
 # strict (an xfail that starts passing fails the run, so the entry must then be removed).
+_STUDY_WRITES = (
+    "the one-line error is right, but `zfs study` checks the dataset only inside each cell, "
+    "after it has created the study folder and written an empty STUDY/results.json "
+    "(lococo/zfs/study.py run_study/write_summary): the dataset is not validated before "
+    "anything is written"
+)
 XFAIL: dict[str, str] = {
+    "study-data-missing": _STUDY_WRITES,
+    "study-bad-images-txt": _STUDY_WRITES,
     "fid-image-corrupt": "lococo/metrics/inception.py imports threaded_map from "
     "lococo.data.zsl.images, which no longer has it (it moved to lococo.data.images): every "
     "image-folder input of `lococo metrics` ends in an ImportError traceback",
