@@ -44,18 +44,27 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_killed_sgsm_pretraining_resumes_to_the_uninterrupted_result(scenes, tmp_path):
-    args = ["ocgan", "pretrain-sgsm", "--data", str(scenes), *FAST]
-    reference = tmp_path / "reference"
-    lococo(*args, "--out", str(reference))
-    expected = strip_timing(results_of(reference)["sgsm"])
-    for point, ready in POINTS.items():
-        run = tmp_path / point
-        kill_when([*args, "--out", str(run)], ready(run))
-        assert_nothing_truncated(run)
-        lococo("ocgan", "pretrain-sgsm", "--out", str(run), "--resume", "--no-progress")
-        assert_nothing_truncated(run)
-        assert not temp_files(run), (point, temp_files(run))
-        assert_same_weights(reference / "sgsm.pt", run / "sgsm.pt")
-        assert strip_timing(results_of(run)["sgsm"]) == expected, point
-        assert (run / "report.html").is_file()
+def sgsm_args(scenes: Path) -> list[str]:
+    return ["ocgan", "pretrain-sgsm", "--data", str(scenes), *FAST]
+
+
+@pytest.fixture(scope="module")
+def reference(scenes, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("kill_sgsm") / "reference"
+    lococo(*sgsm_args(scenes), "--out", str(out))
+    return out
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_killed_sgsm_pretraining_resumes_to_the_uninterrupted_result(
+    point, scenes, reference, tmp_path
+):
+    run = tmp_path / point
+    kill_when([*sgsm_args(scenes), "--out", str(run)], POINTS[point](run))
+    assert_nothing_truncated(run)
+    lococo("ocgan", "pretrain-sgsm", "--out", str(run), "--resume", "--no-progress")
+    assert_nothing_truncated(run)
+    assert_same_weights(reference / "sgsm.pt", run / "sgsm.pt")
+    assert strip_timing(results_of(run)["sgsm"]) == strip_timing(results_of(reference)["sgsm"])
+    assert (run / "report.html").is_file()
+    assert not temp_files(run), temp_files(run)
