@@ -92,3 +92,18 @@ def test_analysis_keys_may_change_until_the_cell_is_analysed(tmp_path):
     write_json(run.results, {"pretrain": {}, "zsl": {}, "analysis": {}})
     with pytest.raises(ConfigError, match=r"analysis\.pairs"):
         reconcile_cells(spec, grid(spec), tmp_path)
+
+
+def test_stale_temp_files_in_unfinished_cells_are_removed(tmp_path):
+    cell = Cell("a")
+    run = RunDir(cell_dir(tmp_path, cell))
+    run.checkpoints.mkdir(parents=True)
+    stale = run.checkpoints / ".last.ckpt.999999999.abcdefgh.tmp"
+    stale.write_bytes(b"partial")
+    seen: list[bool] = []
+
+    def check(cell: Cell, run_path: str, progress: bool) -> None:
+        seen.append(stale.exists())
+
+    run_grid([cell], tmp_path, run_cell=check, is_done=lambda run: False)
+    assert seen == [False]

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
-from lococo.io import atomic_open
+from lococo.io import atomic_open, remove_stale_temp_files
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 CELLS = "cells"
@@ -116,6 +116,10 @@ def run_grid(
         raise LococoError(f"unknown launcher {launcher!r}; choose from {', '.join(LAUNCHERS)}")
     check_unique(cells)
     todo = pending(cells, out, is_done)
+    for cell in todo:  # temporary files of writes killed in an earlier run of the study
+        run = RunDir(cell_dir(out, cell))
+        remove_stale_temp_files(run.path)
+        remove_stale_temp_files(run.checkpoints)
     launch(todo, out, run_cell, launcher=launcher, slurm=slurm, progress=progress, on_cell=on_cell)
     return todo
 
