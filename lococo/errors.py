@@ -26,3 +26,22 @@ class ConfigError(LococoError):
 
 class DivergenceError(LococoError):
     """Training produced NaN/Inf; the last good checkpoint is kept."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM stopped a command; ``checkpoint`` is where training state was saved.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int, checkpoint: Path | None = None, where: str = "") -> None:
+        import signal
+
+        self.signum = signum
+        self.checkpoint = checkpoint
+        self.where = where
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

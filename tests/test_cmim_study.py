@@ -168,7 +168,7 @@ def test_bad_study_arguments_fail_before_any_work(tmp_path, capsys):
     assert "unknown method 'unet'" in capsys.readouterr().err
     assert main([*base, "--seeds", "0,x"]) == 1
     assert "seed 'x' is not an integer" in capsys.readouterr().err
-    assert main([*base, "model.depth=3"]) == 1
+    assert main([*base, "model.depth=3"]) == 2  # a config error
     assert "unknown config key 'model.depth'" in capsys.readouterr().err
     assert not out.exists()
 

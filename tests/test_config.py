@@ -38,7 +38,7 @@ def test_yaml_file_layer(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optim.lrr=1", "unknown config key 'optim.lrr'; valid keys: optim.lr"),
+        ("optim.lrr=1", "unknown config key 'optim.lrr' (did you mean 'optim.lr'"),
         ("encoder.name=resnet", "choose one of 'basic', 'alexnet'"),
         ("data.batch_size=abc", "data.batch_size expects an integer"),
         ("data.cache_images=3", "expects true or false"),

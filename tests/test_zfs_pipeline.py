@@ -125,7 +125,7 @@ def test_cli_errors_are_single_lines(tmp_path):
         "optim.lrr=1",
         check=False,
     )
-    assert proc.returncode == 1 and "unknown config key 'optim.lrr'" in proc.stderr
+    assert proc.returncode == 2 and "unknown config key 'optim.lrr'" in proc.stderr
     assert proc.stderr.count("\n") == 1
     proc = _lococo("data", "check", str(tmp_path), "--format", "cub", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import shlex
+import signal
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 
 from lococo import __version__
-from lococo.errors import LococoError
+from lococo.errors import ConfigError, Interrupted, LococoError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,18 +74,76 @@ def _quiet() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 success, 1 error (one line on stderr), 2 usage or config
+    error, 128 + signal when interrupted (130 Ctrl-C, 143 SIGTERM). ``-v`` adds tracebacks."""
+    from lococo.engine import signals
+    from lococo.engine.run_dir import discard_unfinished_runs, forget_runs
+
     parser = build_parser()
     args = parse_args(parser, argv)
     if not args.verbose:
         _quiet()
+    signals.install()
     try:
-        return int(args.handler(args) or 0)
-    except LococoError as err:
-        print(f"lococo: error: {err}", file=sys.stderr)
+        code = int(args.handler(args) or 0)
+        forget_runs()
+        return code
+    except BaseException as err:
+        discard_unfinished_runs()  # a failed command never blocks its own re-run
+        if not isinstance(err, LococoError | Interrupted | KeyboardInterrupt | OSError):
+            raise  # a bug (or SystemExit): keep Python's own report
+        if args.verbose:
+            traceback.print_exc()
+        return _report(err, args, argv)
+    finally:
+        signals.uninstall()
+
+
+def _report(err: BaseException, args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Print the one line of a user error or interrupt; return the exit code."""
+    if isinstance(err, KeyboardInterrupt):
+        err = Interrupted(signal.SIGINT)
+    if isinstance(err, Interrupted):
+        print(f"lococo: {err}{_resume_hint(err, args, argv)}", file=sys.stderr)
+        return err.exit_code
+    if isinstance(err, OSError):
+        print(f"lococo: error: {describe_os_error(err)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("lococo: interrupted", file=sys.stderr)
-        return 130
+    print(f"lococo: error: {err}", file=sys.stderr)
+    return 2 if isinstance(err, ConfigError) else 1
+
+
+def _resume_hint(err: Interrupted, args: argparse.Namespace, argv: Sequence[str] | None) -> str:
+    if err.checkpoint is None:
+        return ""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(args, "resume") and "--resume" not in words:
+        words.append("--resume")
+    where = f" at {err.where}" if err.where else ""
+    command = " ".join(["lococo", *(shlex.quote(w) for w in words)])
+    return f"{where}; checkpoint saved to {err.checkpoint}; continue with: {command}"
+
+
+def describe_os_error(err: OSError) -> str:
+    """``PATH: problem`` for an error from the operating system."""
+    problems = {
+        errno.ENOSPC: "no space left on the device (disk full)",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "read-only file system",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.ENOTDIR: "a path component is a file, not a directory",
+        errno.EISDIR: "is a directory, not a file",
+        errno.EEXIST: "already exists",
+        errno.ENOENT: "no such file or directory",
+    }
+    problem = problems.get(err.errno or -1, err.strerror or str(err))
+    path = err.filename if err.filename is not None else None
+    if path is None:
+        return problem
+    where = f"{path} -> {err.filename2}" if err.filename2 is not None else str(path)
+    return f"{where}: {problem}"
 
 
 if __name__ == "__main__":

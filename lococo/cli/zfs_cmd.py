@@ -103,9 +103,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_zsl
     from lococo.config.loading import load_config, parse_overrides
     from lococo.engine.run_dir import is_rank_zero, open_run
-    from lococo.engine.trainer import validate_trainer_config
-    from lococo.zfs.config import ZFSConfig
-    from lococo.zfs.evaluate import evaluate, load_run_config
+    from lococo.zfs.config import ZFSConfig, check_zfs_config
+    from lococo.zfs.evaluate import evaluate, resume_config
     from lococo.zfs.pretrain import pretrain
 
     overrides = parse_overrides(args.overrides)
@@ -119,9 +118,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     ):
         if getattr(args, option) is not None:
             overrides[key] = getattr(args, option)
-    run = open_run(args.out, resume=args.resume)
     if args.resume:
-        cfg = load_run_config(run, overrides)
+        run = open_run(args.out, resume=True)
+        cfg = resume_config(run, overrides, args.config)
     else:
         cfg = load_config(
             ZFSConfig,
@@ -130,12 +129,14 @@ def _pretrain(args: argparse.Namespace) -> int:
             config_file=args.config,
             overrides=overrides,
         )
-    validate_trainer_config(cfg.trainer)
+        check_zfs_config(cfg)
+        run = open_run(args.out, resume=False)
     result = pretrain(cfg, run, resume=args.resume, progress=not args.no_progress)
     if not is_rank_zero():  # other DDP processes stop here; rank 0 reports and evaluates
         return 0
+    done = "already finished: " if result.get("already_finished") else ""
     print(
-        f"pretrained {result['method']} encoder in {run.path} "
+        f"{done}pretrained {result['method']} encoder in {run.path} "
         f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)"
     )
     if args.evaluate:

@@ -26,6 +26,7 @@ from lococo.cmim.seg_train import MODEL_FILE, pad_to_multiple
 from lococo.config.loading import apply_overrides, from_dict
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.run_dir import RunDir
+from lococo.engine.weights import load_weights
 from lococo.errors import LococoError
 from lococo.io import atomic_open
 from lococo.metrics.segmentation import dice
@@ -45,7 +46,7 @@ def load_seg_model(run: RunDir, cfg: SegConfig) -> SegModel:
     model = build_seg_model(cfg)
     weights = run.path / MODEL_FILE
     if weights.exists():
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_weights(weights, "model weights")
     elif run.last_checkpoint.exists():
         full = load_checkpoint(run.last_checkpoint)["state_dict"]
         state = {k.removeprefix("model."): v for k, v in full.items() if k.startswith("model.")}

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from lococo.config.validation import check_value, did_you_mean
 from lococo.errors import ConfigError
 
 T = TypeVar("T")
@@ -34,17 +35,31 @@ def profile_path(system: str, profile: str) -> Path:
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; --config expects a YAML file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config file ({err.strerror})") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
     return data
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """A one-line description of a YAML error with its line number."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
@@ -82,7 +97,13 @@ def load_config(
         cfg = apply_overrides(cfg, _flatten(read_yaml(config_file)), str(config_file))
     if not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
-    return apply_overrides(cfg, overrides, "override")
+    cfg = apply_overrides(cfg, overrides, "override")
+    trainer = getattr(cfg, "trainer", None)
+    if isinstance(trainer, dict):  # Lightning's arguments: checked before anything is written
+        from lococo.engine.trainer import validate_trainer_config
+
+        validate_trainer_config(trainer)
+    return cfg
 
 
 def apply_overrides(cfg: T, values: Mapping[str, Any], source: str = "override") -> T:
@@ -116,11 +137,17 @@ def _set(cfg: Any, dotted: str, value: Any, source: str) -> None:
         fields = {f.name: f for f in dataclasses.fields(node)}
         if name not in fields:
             where = f"{prefix}." if prefix else ""
-            choices = ", ".join(where + f for f in fields)
-            raise ConfigError(f"{source}: unknown config key {dotted!r}; valid keys: {choices}")
+            raise ConfigError(
+                f"{source}: unknown config key {dotted!r}"
+                f"{did_you_mean(name, list(fields), where)}; "
+                f"valid keys: {', '.join(where + f for f in fields)}"
+            )
         if depth == len(parts) - 1:
             hint = typing.get_type_hints(type(node))[name]
-            setattr(node, name, _coerce(value, hint, dotted, source))
+            coerced = _coerce(value, hint, dotted, source)
+            if not dataclasses.is_dataclass(coerced):
+                check_value(dotted, coerced, source)
+            setattr(node, name, coerced)
             return
         node = getattr(node, name)
         if not (dataclasses.is_dataclass(node) or isinstance(node, dict)):
@@ -218,3 +245,7 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+#: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (the keys of ``key=value`` overrides).
+flatten = _flatten

@@ -18,6 +18,19 @@ PROGRESS_MIN_IMAGES = 200
 T = TypeVar("T")
 
 
+def inside_root(
+    root: Path, relative: str | Sequence[str], source: str | Path, line: int | None = None
+) -> Path:
+    """``root / relative`` for a file name read from ``source``; a name that is absolute or
+    climbs out of ``root`` with ``..`` is refused (a dataset file never points outside it)."""
+    parts = [relative] if isinstance(relative, str) else list(relative)
+    pieces = [p for part in parts for p in part.replace("\\", "/").split("/")]
+    if (parts and (parts[0].startswith(("/", "\\")) or ":" in parts[0][:3])) or ".." in pieces:
+        name = "/".join(parts)
+        raise DataError(source, f"file name {name!r} points outside the dataset folder", line)
+    return root.joinpath(*parts)
+
+
 def load_resized(path: str | Path, size: int) -> torch.Tensor:
     """Decode ``path`` as RGB resized to ``size × size`` (bilinear): ``uint8`` ``3×size×size``."""
     from PIL import Image

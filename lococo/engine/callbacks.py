@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from lococo.errors import DivergenceError
-from lococo.io import atomic_open
+from lococo.engine.weights import load_weights, save_weights
+from lococo.errors import DataError, DivergenceError
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -23,18 +23,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
     ) -> None:
-        with atomic_open(Path(path), "wb") as handle:
-            torch.save(checkpoint, handle)
+        save_weights(checkpoint, Path(path))
 
     def load_checkpoint(
         self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        return load_checkpoint(path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a lococo checkpoint without unpickling arbitrary objects."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Load a lococo checkpoint without unpickling arbitrary objects (one-line errors)."""
+    checkpoint = load_weights(path, "checkpoint")
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise DataError(path, "not a lococo training checkpoint (no state_dict)")
+    return checkpoint
 
 
 def _get_rng_state() -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -13,8 +15,10 @@ from typing import Any
 import yaml
 
 from lococo import __version__
-from lococo.errors import LococoError
-from lococo.io import atomic_open, read_json, update_json
+from lococo.errors import DataError, LococoError
+from lococo.io import atomic_open, read_json, remove_stale_temp_files, write_json
+
+_CORRUPT = "not valid JSON ({}); repair or move the file away, then re-run"
 
 
 @dataclass(frozen=True)
@@ -48,17 +52,59 @@ class RunDir:
         return self.path / "figures"
 
     def read_results(self) -> dict[str, Any]:
-        return read_json(self.results) if self.results.exists() else {}
+        """``results.json`` (``{}`` when absent); a corrupt file is one line naming it."""
+        if not self.results.exists():
+            return {}
+        try:
+            data = read_json(self.results)
+        except UnicodeDecodeError:
+            raise DataError(self.results, _CORRUPT.format("not UTF-8 text")) from None
+        except json.JSONDecodeError as err:
+            raise DataError(self.results, _CORRUPT.format(err.msg), err.lineno) from None
+        if not isinstance(data, dict):
+            raise DataError(self.results, _CORRUPT.format("not a JSON object"))
+        return data
+
+    def check_writable(self) -> None:
+        """Refuse, before any work, a run whose ``results.json`` cannot be read or rewritten."""
+        self.read_results()
+        if self.path.is_dir() and not os.access(self.path, os.W_OK | os.X_OK):
+            raise LococoError(f"{self.path}: run directory is not writable (permission denied)")
+        if self.results.exists() and not os.access(self.results, os.R_OK):
+            raise LococoError(f"{self.results}: cannot read (permission denied)")
 
     def write_result(self, section: str, value: Any) -> None:
-        """Set one section of ``results.json`` (atomic, rank 0 only)."""
-        if is_rank_zero():
-            update_json(self.results, section, value)
+        """Set one section of ``results.json`` (atomic, rank 0 only). When the file cannot be
+        read any more, the section is saved to ``results.<section>.json`` instead and the
+        error says where."""
+        if not is_rank_zero():
+            return
+        try:
+            data = self.read_results()
+        except LococoError as err:
+            spare = self.path / f"results.{section}.json"
+            write_json(spare, {section: value})
+            raise LococoError(f"{err}; the new '{section}' results were saved to {spare}") from None
+        data[section] = value
+        write_json(self.results, data)
 
     def read_config(self) -> dict[str, Any]:
         if not self.config.exists():
             raise LococoError(f"{self.path}: not a lococo run directory (no config.yaml)")
-        return yaml.safe_load(self.config.read_text()) or {}
+        try:
+            data = yaml.safe_load(self.config.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            mark = getattr(err, "problem_mark", None)
+            raise DataError(
+                self.config,
+                "not a valid run config (the file is corrupt; restore it or start a new run)",
+                mark.line + 1 if mark is not None else None,
+            ) from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise DataError(self.config, "not a valid run config (expected a mapping)")
+        return data
 
     def write_config(self, config: dict[str, Any]) -> None:
         if not is_rank_zero():
@@ -84,22 +130,82 @@ def is_ddp_child() -> bool:
 def open_run(path: str | Path, *, resume: bool) -> RunDir:
     """Name a fresh run directory (created when its config is written), or open one to resume.
 
-    A fresh run refuses a non-empty directory so that no earlier results are mixed in;
-    ``resume`` requires the run's ``config.yaml``.
+    A fresh run refuses a non-empty directory so that no earlier results are mixed in, except
+    one left by the same command line when it stopped before its first checkpoint (a
+    ``config.yaml`` recording that command, logs and temporary files only), which is
+    cleared. ``resume`` requires the run's ``config.yaml``. Temporary files of killed writes
+    are removed in both cases. When the command then fails before its first checkpoint,
+    :func:`discard_unfinished_runs` removes what it wrote, so it can simply be run again.
     """
     run = RunDir(Path(path))
     if is_ddp_child():
         return run
+    if run.path.exists() and not run.path.is_dir():
+        raise LococoError(f"{run.path}: exists and is not a directory; choose another --out")
+    if run.path.is_dir():
+        remove_stale_temp_files(run.path)
+        remove_stale_temp_files(run.checkpoints)
     if resume:
         if not run.config.exists():
             raise LococoError(f"{run.path}: cannot resume: no config.yaml (start without --resume)")
         return run
     if run.path.exists() and any(run.path.iterdir()):
-        raise LococoError(
-            f"{run.path}: directory exists and is not empty; pass --resume to continue that run "
-            "or choose a new --out"
-        )
+        if not _abandoned(run):
+            raise LococoError(
+                f"{run.path}: directory exists and is not empty; pass --resume to continue that "
+                "run or choose a new --out"
+            )
+        for entry in run.path.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    _FRESH.append((run, run.path.exists()))
     return run
+
+
+#: Fresh runs opened by this process: (run, whether its directory existed before).
+_FRESH: list[tuple[RunDir, bool]] = []
+
+
+def has_checkpoint(run: RunDir) -> bool:
+    return run.checkpoints.is_dir() and any(
+        p.is_file() and not p.name.endswith(".tmp") for p in run.checkpoints.iterdir()
+    )
+
+
+def _abandoned(run: RunDir) -> bool:
+    """A run directory holding only what this same command line left when it died before its
+    first checkpoint (``config.yaml`` recording this command, logs, temporary files)."""
+    if not run.config.is_file() or has_checkpoint(run) or run.results.exists():
+        return False
+    allowed = {"config.yaml", "logs", "checkpoints"}
+    if not all(p.name in allowed or p.name.endswith(".tmp") for p in run.path.iterdir()):
+        return False
+    try:
+        meta = (yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}).get("meta") or {}
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OSError):
+        return False
+    return isinstance(meta, dict) and meta.get("command") == " ".join(sys.argv)
+
+
+def discard_unfinished_runs() -> list[Path]:
+    """Remove what the fresh runs of this process wrote when they hold no checkpoint yet
+    (called by the CLI when a command fails); returns the directories cleaned."""
+    cleaned = []
+    while _FRESH:
+        run, existed = _FRESH.pop()
+        if not run.path.is_dir() or has_checkpoint(run) or not is_rank_zero():
+            continue
+        if existed:
+            for entry in run.path.iterdir():
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+        else:
+            shutil.rmtree(run.path, ignore_errors=True)
+        cleaned.append(run.path)
+    return cleaned
+
+
+def forget_runs() -> None:
+    """The command succeeded: keep its runs."""
+    _FRESH.clear()
 
 
 def run_metadata() -> dict[str, Any]:

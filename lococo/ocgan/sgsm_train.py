@@ -24,6 +24,7 @@ from lococo.config.loading import apply_overrides, from_dict, to_dict
 from lococo.data.layout.types import LayoutData
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
+from lococo.engine.weights import load_weights
 from lococo.errors import ConfigError, DataError, LococoError
 from lococo.io import atomic_open
 from lococo.ocgan.config import SGSMRunConfig
@@ -347,7 +348,7 @@ def load_sgsm(
     if not path.is_file():
         raise LococoError(f"{path}: no trained SGSM; run `lococo ocgan pretrain-sgsm` first")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = load_weights(path, "SGSM file")
         cfg = from_dict(SGSMRunConfig, saved["config"], str(path))
         names = list(saved["class_names"])
     except (KeyError, TypeError, RuntimeError, EOFError, OSError) as err:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
-from lococo.io import atomic_open
+from lococo.io import atomic_open, remove_stale_temp_files
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 CELLS = "cells"
@@ -75,9 +75,25 @@ def check_unique(cells: Sequence[NamedCell]) -> None:
         raise LococoError(f"study cells share directory names: {', '.join(duplicates)}")
 
 
+class CellsFailed(LococoError):
+    """Some cells of a study failed; the others ran (``failures``: one line per cell)."""
+
+    def __init__(self, failures: Sequence[str]) -> None:
+        self.failures = list(failures)
+        super().__init__(f"{len(failures)} study cell(s) failed: " + "; ".join(failures))
+
+
 def pending(cells: Sequence[NamedCell], out: str | Path, is_done: IsDone) -> list[Any]:
-    """The cells of ``cells`` whose directory does not hold finished results yet."""
-    return [c for c in cells if not is_done(RunDir(cell_dir(out, c)))]
+    """The cells of ``cells`` whose directory does not hold finished results yet (a cell whose
+    results cannot be read counts as unfinished: running it reports the problem)."""
+    return [c for c in cells if not _safely_done(is_done, RunDir(cell_dir(out, c)))]
+
+
+def _safely_done(is_done: IsDone, run: RunDir) -> bool:
+    try:
+        return is_done(run)
+    except LococoError:
+        return False
 
 
 def run_grid(
@@ -100,6 +116,10 @@ def run_grid(
         raise LococoError(f"unknown launcher {launcher!r}; choose from {', '.join(LAUNCHERS)}")
     check_unique(cells)
     todo = pending(cells, out, is_done)
+    for cell in todo:  # temporary files of writes killed in an earlier run of the study
+        run = RunDir(cell_dir(out, cell))
+        remove_stale_temp_files(run.path)
+        remove_stale_temp_files(run.checkpoints)
     launch(todo, out, run_cell, launcher=launcher, slurm=slurm, progress=progress, on_cell=on_cell)
     return todo
 
@@ -116,10 +136,16 @@ def launch(
 ) -> None:
     """Run ``run_cell(cell, cell_dir, progress)`` for each of ``cells`` (no skipping)."""
     if launcher == "local":
+        failures = []
         for i, cell in enumerate(cells, 1):
             if on_cell is not None:
                 on_cell(i, len(cells), cell)
-            run_cell(cell, str(cell_dir(out, cell)), progress)
+            try:
+                run_cell(cell, str(cell_dir(out, cell)), progress)
+            except LococoError as err:  # one failed cell must not stop the others
+                failures.append(f"{cell.name}: {err}")
+        if failures:
+            raise CellsFailed(failures)
     elif launcher in ("slurm", "submitit-local"):
         _run_submitit(cells, Path(out), run_cell, launcher, dict(slurm or {}))
     else:
@@ -155,7 +181,7 @@ def _run_submitit(
         except Exception as err:  # one failed cell must not hide the others
             failures.append(f"{cell.name} (job {job.job_id}): {str(err).splitlines()[-1]}")
     if failures:
-        raise LococoError(f"{len(failures)} study cell(s) failed: " + "; ".join(failures))
+        raise CellsFailed(failures)
 
 
 def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -70,6 +70,7 @@ def analyze(
     """Analyse a pretrained run's encoder; writes ``analysis`` and figures into ``run``."""
     from lococo.zfs.evaluate import load_encoder, load_run_config
 
+    run.check_writable()  # refuse before computing, not after
     cfg = load_run_config(run, overrides)
     data = load_zsl_for(cfg.data)
     backbone = run.read_config().get("meta", {}).get("backbone")

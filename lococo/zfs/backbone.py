@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from lococo.engine.weights import load_weights
 from lococo.errors import DataError, LococoError
 from lococo.nn.encoders import Encoder, TorchvisionEncoder
 
@@ -69,12 +70,7 @@ def torchvision_backbone(
 
 
 def _load_weights(model: nn.Module, path: Path) -> None:
-    if not path.is_file():
-        raise DataError(path, "weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise DataError(path, f"cannot read weights ({str(err).splitlines()[0]})") from None
+    state = load_weights(path, "weights file")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):

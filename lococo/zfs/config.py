@@ -119,3 +119,16 @@ class ZFSConfig:
     zsl: ZSLConfig = field(default_factory=ZSLConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 100})
+
+
+def check_zfs_config(cfg: ZFSConfig) -> None:
+    """Checks across keys, before anything is written: the encoder must take the image size."""
+    from lococo.errors import ConfigError
+    from lococo.nn.encoders import IMAGE_SIZES
+
+    if cfg.data.image_size not in IMAGE_SIZES:
+        sizes = ", ".join(str(s) for s in IMAGE_SIZES)
+        raise ConfigError(
+            f"data.image_size={cfg.data.image_size} is not allowed for encoder "
+            f"{cfg.encoder.name!r}; choose one of {sizes}"
+        )

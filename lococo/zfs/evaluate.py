@@ -6,13 +6,15 @@ from typing import Any
 
 import torch
 
-from lococo.config.loading import apply_overrides, from_dict, to_dict
+from lococo.config.loading import apply_overrides, flatten, from_dict, read_yaml, to_dict
+from lococo.config.validation import refuse_changes
 from lococo.data.zsl.types import ZSLData
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.run_dir import RunDir
+from lococo.engine.weights import load_state_dict
 from lococo.errors import LococoError
 from lococo.nn.encoders import Encoder
-from lococo.zfs.config import ZFSConfig
+from lococo.zfs.config import ZFSConfig, check_zfs_config
 from lococo.zfs.data import load_zsl_for, zsl_images
 from lococo.zfs.features import extract_global_features
 from lococo.zfs.methods.base import encoder_from_config
@@ -22,7 +24,23 @@ from lococo.zfs.protonet import fit_protonet, zsl_metrics
 def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFSConfig:
     saved = {k: v for k, v in run.read_config().items() if k != "meta"}
     cfg = from_dict(ZFSConfig, saved, str(run.config))
-    return apply_overrides(cfg, overrides or {}, "override")
+    cfg = apply_overrides(cfg, overrides or {}, "override")
+    check_zfs_config(cfg)
+    return cfg
+
+
+def resume_config(
+    run: RunDir, overrides: dict[str, Any], config_file: str | None = None
+) -> ZFSConfig:
+    """The saved config of ``run`` for ``--resume``; overrides or a ``--config`` file that
+    would change it are refused (a resumed run keeps the settings it was started with)."""
+    saved = load_run_config(run)
+    wanted = saved
+    if config_file is not None:
+        wanted = apply_overrides(wanted, flatten(read_yaml(config_file)), str(config_file))
+    wanted = apply_overrides(wanted, overrides, "override")
+    refuse_changes(run, to_dict(saved), to_dict(wanted))
+    return saved
 
 
 def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
@@ -30,8 +48,9 @@ def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
     encoder = encoder_from_config(to_dict(cfg))
     weights = run.path / "encoder.pt"
     if weights.exists():
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_state_dict(weights, "encoder weights")
     elif run.last_checkpoint.exists():
+        weights = run.last_checkpoint
         full = load_checkpoint(run.last_checkpoint)["state_dict"]
         state = {k.removeprefix("encoder."): v for k, v in full.items() if k.startswith("encoder.")}
     else:
@@ -51,14 +70,23 @@ def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
 def evaluate(
     run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True
 ) -> dict[str, Any]:
-    """Fit the prototypical network on seen-class features, score unseen classes; store ``zsl``."""
+    """Fit the prototypical network on seen-class features, score unseen classes; store ``zsl``
+    (with the ``overrides`` it was computed with)."""
+    run.check_writable()
     cfg = load_run_config(run, overrides)
     data = load_zsl_for(cfg.data)
-    return evaluate_encoder(load_encoder(run, cfg), data, cfg, run, progress=progress)
+    encoder = load_encoder(run, cfg)
+    return evaluate_encoder(encoder, data, cfg, run, progress=progress, overrides=overrides)
 
 
 def evaluate_encoder(
-    encoder: Encoder, data: ZSLData, cfg: ZFSConfig, run: RunDir, *, progress: bool = True
+    encoder: Encoder,
+    data: ZSLData,
+    cfg: ZFSConfig,
+    run: RunDir,
+    *,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Zero-shot evaluation of any frozen ``encoder``'s global features; stored as ``zsl``."""
     torch.manual_seed(cfg.seed)
@@ -79,5 +107,6 @@ def evaluate_encoder(
     net = fit_protonet(train[0], train[1], attributes, seen, z, seed=cfg.seed)
     result: dict[str, Any] = zsl_metrics(net, attributes, seen, unseen, seen_test, unseen_test)
     result["protonet"] = {"embed_dim": z.embed_dim, "epochs": z.epochs, "lr": z.lr}
+    result["overrides"] = dict(overrides or {})
     run.write_result("zsl", result)
     return result

@@ -7,7 +7,6 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lococo.config.loading import to_dict
@@ -15,7 +14,7 @@ from lococo.data.zsl.images import ZSLImageDataset
 from lococo.data.zsl.types import ZSLData
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
-from lococo.io import atomic_open
+from lococo.engine.weights import save_weights
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for, zsl_images
 from lococo.zfs.losses import attribute_targets
@@ -48,7 +47,14 @@ def build_method(cfg: ZFSConfig, data: ZSLData) -> ZFSMethod:
 def pretrain(
     cfg: ZFSConfig, run: RunDir, *, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
-    """Train the encoder with ``cfg.method``; returns (and stores) the ``pretrain`` results."""
+    """Train the encoder with ``cfg.method``; returns (and stores) the ``pretrain`` results.
+
+    Resuming a run that already finished returns its stored results (``already_finished``)."""
+    run.check_writable()
+    if resume:
+        done = run.read_results().get("pretrain")
+        if done is not None and (run.path / "encoder.pt").exists():
+            return {**done, "already_finished": True}
     data = load_zsl_for(cfg.data)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if not resume:
@@ -103,7 +109,6 @@ def pretrain(
         "metrics": metrics,
     }
     if is_rank_zero():
-        with atomic_open(run.path / "encoder.pt", "wb") as handle:
-            torch.save(module.encoder.state_dict(), handle)
+        save_weights(module.encoder.state_dict(), run.path / "encoder.pt")
         run.write_result("pretrain", result)
     return result

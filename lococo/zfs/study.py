@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import functools
 import itertools
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lococo.config.loading import load_config
+from lococo.config.loading import load_config, to_dict
+from lococo.config.validation import config_changes, describe_changes
 from lococo.engine.run_dir import RunDir
-from lococo.errors import LococoError
+from lococo.errors import ConfigError, LococoError
 from lococo.io import write_json
-from lococo.study.runner import LAUNCHERS, cell_dir, parse_list, run_grid, write_csv
+from lococo.study.runner import (
+    LAUNCHERS,
+    CellsFailed,
+    cell_dir,
+    parse_list,
+    run_grid,
+    write_csv,
+)
 from lococo.study.stats import summarize_groups
-from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig
+from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig, check_zfs_config
 
 __all__ = ["LAUNCHERS", "Cell", "StudySpec", "grid", "parse_list", "run_study", "summarize"]
 METRICS = ("top1", "top1_sample", "seen", "unseen", "harmonic")
@@ -158,18 +167,61 @@ def run_study(
     out = Path(out)
     cells = grid(spec)
     for cell in cells:  # fail fast on a bad key before any work
-        cell_config(spec, cell)
-    run_grid(
-        cells,
-        out,
-        run_cell=functools.partial(run_cell, spec),
-        is_done=functools.partial(is_done, spec=spec),
-        launcher=launcher,
-        slurm=slurm,
-        progress=progress,
-        on_cell=on_cell,
-    )
+        check_zfs_config(cell_config(spec, cell))
+    reconcile_cells(spec, cells, out)
+    try:
+        run_grid(
+            cells,
+            out,
+            run_cell=functools.partial(run_cell, spec),
+            is_done=functools.partial(is_done, spec=spec),
+            launcher=launcher,
+            slurm=slurm,
+            progress=progress,
+            on_cell=on_cell,
+        )
+    except CellsFailed:
+        write_summary(spec, cells, out)  # the finished cells' numbers are kept
+        raise
     return write_summary(spec, cells, out)
+
+
+def reconcile_cells(spec: StudySpec, cells: Sequence[Cell], out: Path) -> None:
+    """Make every existing cell directory agree with this command's settings, before any work.
+
+    An unfinished cell started with other settings (e.g. a bad override since fixed) is started
+    again; a finished cell computed with other settings refuses the whole command (its results
+    would be mislabelled). Analysis keys may differ for a cell not analysed yet. A cell whose
+    files cannot be read is left to fail on its own when it runs.
+    """
+    from lococo.zfs.evaluate import load_run_config
+
+    conflicts = []
+    for cell in cells:
+        run = RunDir(cell_dir(out, cell))
+        if not run.config.exists():
+            continue
+        try:
+            results = run.read_results()
+            saved = to_dict(load_run_config(run))
+        except LococoError:
+            continue
+        changes = config_changes(saved, to_dict(cell_config(spec, cell)))
+        if not changes:
+            continue
+        if "pretrain" not in results:
+            shutil.rmtree(run.path)  # no finished work in it: start this cell afresh
+            continue
+        if "analysis" not in results and all(k.startswith("analysis.") for k, _, _ in changes):
+            continue
+        conflicts.append(f"{cell.name} ({describe_changes(changes, 2)})")
+    if conflicts:
+        raise ConfigError(
+            f"{out}: {len(conflicts)} finished cell(s) were computed with other settings than "
+            f"this command's: {'; '.join(conflicts[:3])}{' ...' if len(conflicts) > 3 else ''}. "
+            "Re-run with the original options, use a new --out, or delete those cells' "
+            f"directories under {out / 'cells'} to recompute them"
+        )
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -182,7 +234,10 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
     rows = []
     for cell in cells:
-        results = RunDir(cell_dir(out, cell)).read_results()
+        try:
+            results = RunDir(cell_dir(out, cell)).read_results()
+        except LococoError:  # reported when the cell ran; the summary keeps the others
+            continue
         if "zsl" not in results:
             continue
         zsl = results["zsl"]

@@ -105,8 +105,13 @@ def _read_h5(path: Path) -> dict[str, np.ndarray]:
             out["image_paths"] = np.asarray(
                 [p.decode() if isinstance(p, bytes) else str(p) for p in f["image_paths"][()]]
             )
-    except OSError as exc:
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        # h5py reports a damaged file as any of these, depending on where the damage is
         raise DataError(path, f"cannot read HDF5 file ({exc})") from None
+    if out["image_ids"].ndim != 1:
+        raise DataError(
+            path, f"dataset 'image_ids' has shape {out['image_ids'].shape}, expected (N,)"
+        )
     n = len(out["image_ids"])
     shapes = {
         "image_paths": (n,),

@@ -274,6 +274,8 @@ def header_geometry(path: str | Path, *, case_id: str = "") -> tuple[tuple[int, 
         raise DataError(path, f"{prefix}cannot read header ({detail})") from None
     if len(shape) not in (3, 4):
         raise DataError(path, f"{prefix}expected a 3-D or 4-D volume, found shape {shape}")
+    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise DataError(path, f"{prefix}header has a singular or non-finite orientation matrix")
     transform = ornt.io_orientation(affine)
     canon_shape = [0, 0, 0]
     for src, (dst, _) in enumerate(transform):

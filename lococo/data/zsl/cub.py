@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lococo.data.images import inside_root
 from lococo.data.zsl.types import PartAnnotations, ZSLData
 from lococo.data.zsl.xlsa17 import (
     Xlsa17Splits,
@@ -283,7 +284,8 @@ def _align_images(
             )
         to_xlsa = np.asarray([index[n] for n in cub_classes], dtype=np.int64)
         check_index_range(splits, len(rels))
-        paths = [image_root / rel for rel in rels]
+        _check_folders(cub / "images.txt", rels, cub_classes, own_labels)
+        paths = _image_paths(image_root, rels, cub / "images.txt")
         return np.arange(len(rels)), to_xlsa[own_labels], paths
     source = splits.res101_path
     paths = map_image_files(splits.image_files, "images", image_root, source)
@@ -302,6 +304,35 @@ def _align_images(
             )
         order[i] = row
     return order, splits.labels, paths
+
+
+def _image_paths(image_root: Path, rels: list[str], listing: Path) -> list[Path]:
+    """The files named in ``images.txt``; a name leading outside the image folder is refused."""
+    paths = []
+    for row, rel in enumerate(rels):
+        try:
+            paths.append(inside_root(image_root, rel, listing))
+        except DataError as err:
+            raise DataError(listing, err.problem, line_of(listing, row)) from None
+    return paths
+
+
+def _check_folders(
+    path: Path, rels: list[str], cub_classes: list[str], own_labels: np.ndarray
+) -> None:
+    """An image stored in a class's folder must carry that class's label (a moved or swapped
+    line would otherwise put an image in the wrong split)."""
+    known = set(cub_classes)
+    for row, rel in enumerate(rels):
+        folder = rel.replace("\\", "/").split("/", 1)[0]
+        label = cub_classes[own_labels[row]]
+        if folder in known and folder != label:
+            raise DataError(
+                path,
+                f"image {rel!r} is in the folder of class {folder!r} but "
+                f"image_class_labels.txt gives class {label!r}",
+                line=line_of(path, row),
+            )
 
 
 def _check_class_attributes(cub: Path, splits: Xlsa17Splits, cub_classes: list[str]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lococo.data.images import inside_root
 from lococo.data.zsl.types import ZSLData
 from lococo.errors import DataError
 
@@ -213,6 +214,10 @@ def load_xlsa17(splits_dir: str | Path) -> Xlsa17Splits:
         raise DataError(path, f"'original_att' has shape {original.shape}, 'att' {att.shape}")
     locs = {key: mat_index_vector(mat, key, path) for key in REQUIRED_LOCS}
     optional = {key: mat_index_vector(mat, key, path) for key in OPTIONAL_LOCS if key in mat}
+    for key, idx in {**locs, **optional}.items():
+        values, counts = np.unique(idx, return_counts=True)
+        if (counts > 1).any():
+            raise DataError(path, f"'{key}' lists image {values[counts > 1][0] + 1} twice")
     splits = Xlsa17Splits(
         directory=directory,
         class_names=names,
@@ -271,6 +276,7 @@ def check_splits(splits: Xlsa17Splits, labels: np.ndarray, class_names: Sequence
     odd = sorted(set(np.unique(labels[splits.test_seen]).tolist()) - seen)
     if odd:
         raise DataError(path, f"test_seen_loc has images of unseen class {class_names[odd[0]]}")
+    _check_class_lists(splits, labels, class_names, seen)
     for a, b in (
         ("trainval", "test_seen"),
         ("trainval", "test_unseen"),
@@ -279,6 +285,33 @@ def check_splits(splits: Xlsa17Splits, labels: np.ndarray, class_names: Sequence
         shared = np.intersect1d(getattr(splits, a), getattr(splits, b))
         if shared.size:
             raise DataError(path, f"image {shared[0] + 1} is in both {a}_loc and {b}_loc")
+
+
+def _check_class_lists(
+    splits: Xlsa17Splits, labels: np.ndarray, class_names: Sequence[str], seen: set[int]
+) -> None:
+    """The ZSL rule against xlsa17's class lists, when present: no image of a class listed in
+    ``testclasses.txt`` (unseen) is in ``trainval_loc``, and no test_unseen image is of a class
+    listed in ``trainvalclasses.txt``."""
+    index = {name: i for i, name in enumerate(class_names)}
+    for file, split, forbidden_in in (
+        ("testclasses.txt", "trainval", seen),
+        ("trainvalclasses.txt", "test_unseen", set(labels[splits.test_unseen].tolist())),
+    ):
+        path = splits.directory / file
+        if not path.is_file():
+            continue
+        try:
+            listed = {index[n] for n in path.read_text(encoding="utf-8").split() if n in index}
+        except (OSError, UnicodeDecodeError):
+            continue  # an optional file; the splits themselves were checked
+        clash = sorted(listed & forbidden_in)
+        if clash:
+            raise DataError(
+                splits.att_path,
+                f"{split}_loc has images of class {class_names[clash[0]]}, which {path.name} "
+                f"lists as {'unseen' if split == 'trainval' else 'seen'} (the ZSL rule)",
+            )
 
 
 # ---------------------------------------------------------------- images and attributes
@@ -302,7 +335,7 @@ def map_image_files(
         rel = relative_after(name, marker)
         if not rel:
             raise DataError(source, f"image path {name!r} has no '{marker}/' folder")
-        local = image_root.joinpath(*rel)
+        local = inside_root(image_root, rel, source)
         if not os.path.isfile(local):
             raise DataError(source, f"image {name!r} not found locally (expected {local})")
         out.append(local)
