@@ -210,21 +210,7 @@ def study_reference(data, tmp_path_factory) -> Path:
     return reference
 
 
-STALE_TEMP = pytest.mark.xfail(
-    strict=True,
-    reason="a study cell killed during its checkpoint write keeps a checkpoint-sized "
-    "'.last.ckpt.<pid>.<random>.tmp' after the study resumes: the stale-temp cleanup runs for "
-    "'zfs pretrain --resume' but not for study cells (engine/study area)",
-)
-
-
-@pytest.mark.parametrize(
-    "point",
-    [
-        pytest.param(p, marks=STALE_TEMP) if p == "during-checkpoint-write" else p
-        for p in STUDY_POINTS
-    ],
-)
+@pytest.mark.parametrize("point", list(STUDY_POINTS))
 def test_killed_study_resumes_to_the_uninterrupted_result(point, data, study_reference, tmp_path):
     reference, study = study_reference, tmp_path / point
     args = study_args(data)

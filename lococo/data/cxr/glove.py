@@ -135,7 +135,7 @@ def read_glove(
 
 def _first_dim(fields: list[str], path: Path, line_no: int) -> int | None:
     """``d`` from the first vector line; ``None`` for a ``count dim`` header line."""
-    if len(fields) == 2 and all(f.isdigit() for f in fields):
+    if len(fields) == 2 and all(f.isascii() and f.isdigit() for f in fields):
         return None
     trailing = _trailing_numbers(fields)
     d = min(trailing, len(fields) - 1)

@@ -52,7 +52,7 @@ def read_id_names(path: Path) -> tuple[np.ndarray, list[str]]:
         fields = text.split(maxsplit=1)
         if len(fields) != 2:
             raise DataError(path, f"expected '<id> <name>', got {text!r}", line=lineno)
-        if not fields[0].isdigit() or int(fields[0]) < 1:
+        if not (fields[0].isascii() and fields[0].isdigit()) or int(fields[0]) < 1:
             raise DataError(path, f"id {fields[0]!r} is not a positive integer", line=lineno)
         ident = int(fields[0])
         if ident in seen:
