@@ -14,7 +14,7 @@ from lococo.data.zsl.images import ZSLImageDataset
 from lococo.data.zsl.types import ZSLData
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
-from lococo.engine.weights import save_weights
+from lococo.engine.weights import load_weights, save_weights
 from lococo.zfs.config import ZFSConfig
 from lococo.zfs.data import load_zsl_for, zsl_images
 from lococo.zfs.losses import attribute_targets
@@ -55,6 +55,8 @@ def pretrain(
         done = run.read_results().get("pretrain")
         if done is not None and (run.path / "encoder.pt").exists():
             return {**done, "already_finished": True}
+        if run.last_checkpoint.exists():  # a corrupt checkpoint stops before any log is written
+            load_weights(run.last_checkpoint, "checkpoint")
     data = load_zsl_for(cfg.data)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if not resume:

@@ -33,6 +33,7 @@ from lococo.study.runner import (
 )
 from lococo.study.stats import summarize_groups
 from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig, check_zfs_config
+from lococo.zfs.data import load_zsl_for
 
 __all__ = ["LAUNCHERS", "Cell", "StudySpec", "grid", "parse_list", "run_study", "summarize"]
 METRICS = ("top1", "top1_sample", "seen", "unseen", "harmonic")
@@ -168,6 +169,8 @@ def run_study(
     cells = grid(spec)
     for cell in cells:  # fail fast on a bad key before any work
         check_zfs_config(cell_config(spec, cell))
+    if cells:  # and on a bad dataset, before the study folder is written
+        load_zsl_for(cell_config(spec, cells[0]).data)
     reconcile_cells(spec, cells, out)
     try:
         run_grid(

@@ -433,25 +433,7 @@ def _param(case: Case):
 
 # Known gaps in layers this catalogue does not own: listed here so the run stays green and
 # strict (an xfail that starts passing fails the run, so the entry must then be removed).
-_STUDY_WRITES = (
-    "the one-line error is right, but `zfs study` checks the dataset only inside each cell, "
-    "after it has created the study folder and written an empty STUDY/results.json "
-    "(lococo/zfs/study.py run_study/write_summary): the dataset is not validated before "
-    "anything is written"
-)
-XFAIL: dict[str, str] = {
-    "study-data-missing": _STUDY_WRITES,
-    "study-bad-images-txt": _STUDY_WRITES,
-    "fid-image-corrupt": "lococo/metrics/inception.py imports threaded_map from "
-    "lococo.data.zsl.images, which no longer has it (it moved to lococo.data.images): every "
-    "image-folder input of `lococo metrics` ends in an ImportError traceback",
-    "run-checkpoint-truncated": "the one-line error names last.ckpt, but `zfs pretrain --resume` "
-    "has already created a new TensorBoard events file in RUN/logs/tensorboard before it loads "
-    "the checkpoint (engine: loggers are built before the checkpoint is read)",
-    "cmim-train-corrupt-nifti": "lococo.cmim.seg_data.slice_dataset is still a stub "
-    "(NotImplementedError) in this snapshot of the CMIM branch, and load_mri reads no volume "
-    "before it, so the corrupt NIfTI is never reached",
-}
+XFAIL: dict[str, str] = {}
 
 
 def prepare(case: Case, pristine, tmp_path: Path) -> tuple[list[str], Path, Path]:
