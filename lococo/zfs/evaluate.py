@@ -39,8 +39,26 @@ def resume_config(
     if config_file is not None:
         wanted = apply_overrides(wanted, flatten(read_yaml(config_file)), str(config_file))
     wanted = apply_overrides(wanted, overrides, "override")
+    extend = extended_epochs(saved, wanted)
+    if extend is not None:  # training longer is the one change a resumed run accepts
+        saved = apply_overrides(saved, {"trainer.max_epochs": extend}, "override")
     refuse_changes(run, to_dict(saved), to_dict(wanted))
+    if extend is not None:
+        run.write_config({**to_dict(saved), "meta": load_run_meta(run)})
     return saved
+
+
+def extended_epochs(saved: ZFSConfig, wanted: ZFSConfig) -> int | None:
+    """The new ``trainer.max_epochs`` when ``wanted`` only trains longer than ``saved``."""
+    before, after = saved.trainer.get("max_epochs"), wanted.trainer.get("max_epochs")
+    if isinstance(before, int) and isinstance(after, int) and after > before:
+        return after
+    return None
+
+
+def load_run_meta(run: RunDir) -> Any:
+    """The provenance block stored with a run's config (``meta``), if any."""
+    return read_yaml(run.path / "config.yaml").get("meta", {})
 
 
 def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:

@@ -53,7 +53,10 @@ def pretrain(
     run.check_writable()
     if resume:
         done = run.read_results().get("pretrain")
-        if done is not None and (run.path / "encoder.pt").exists():
+        wanted_epochs = cfg.trainer.get("max_epochs")
+        extended = isinstance(wanted_epochs, int) and done is not None
+        extended = extended and int(done.get("epochs", 0)) < wanted_epochs
+        if done is not None and not extended and (run.path / "encoder.pt").exists():
             return {**done, "already_finished": True}
         if run.last_checkpoint.exists():  # a corrupt checkpoint stops before any log is written
             load_weights(run.last_checkpoint, "checkpoint")
