@@ -10,7 +10,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-from lococo.metrics.locality import attribute_cosine, normalise_scores, parts_ratio, pearson, ssim
+from lococo.metrics.correlation import pearson
+from lococo.metrics.locality import attribute_cosine, normalise_scores, parts_ratio, ssim
 
 
 def test_normalise_scores_sums_to_one_and_ignores_constants() -> None:
@@ -112,14 +113,15 @@ def test_pearson_matches_numpy_and_known_case() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=50)
     y = x + 0.5 * rng.normal(size=50)
-    r, p = pearson(torch.from_numpy(x), y)
+    r, p, n = pearson(torch.from_numpy(x), y)
+    assert n == 50
     assert r == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-10)
     assert 0.0 <= p < 0.01
     # n = 3: t has 1 degree of freedom (Cauchy), r = 0.5 -> t = 1/sqrt(3) -> p = 1 - 2/pi * pi/6
-    r, p = pearson([1.0, 2.0, 3.0], [1.0, 3.0, 2.0])
+    r, p, _ = pearson([1.0, 2.0, 3.0], [1.0, 3.0, 2.0])
     assert r == pytest.approx(0.5)
     assert p == pytest.approx(2.0 / 3.0)
-    r, p = pearson(np.arange(10.0), -2.0 * np.arange(10.0) + 1)
+    r, p, _ = pearson(np.arange(10.0), -2.0 * np.arange(10.0) + 1)
     assert r == pytest.approx(-1.0)
     assert p < 1e-10
 
@@ -132,9 +134,32 @@ def test_pearson_nan_without_warnings() -> None:
             ([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]),
             ([1.0, 2.0], [2.0, 1.0]),
             ([], []),
-            ([1.0, math.nan, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0]),
+            ([1.0, math.nan, 3.0, 4.0], [1.0, 2.0, math.inf, 5.0]),  # 2 finite pairs left
         ]:
-            r, p = pearson(x, y)
+            r, p, _ = pearson(x, y)
             assert math.isnan(r) and math.isnan(p)
     with pytest.raises(ValueError, match="equal lengths"):
         pearson([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_pearson_drops_non_finite_pairs_like_the_figures() -> None:
+    """One NaN policy: results, reports and figures use the same function (same r, p, n)."""
+    from lococo.viz.common import pearson as figure_pearson
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=30), rng.normal(size=30)
+    x[[2, 7]], y[[5]] = math.nan, math.inf
+    keep = np.isfinite(x) & np.isfinite(y)
+    r, _, n = pearson(x, y)
+    assert n == 27 == int(keep.sum())
+    assert r == pytest.approx(np.corrcoef(x[keep], y[keep])[0, 1], abs=1e-12)
+    assert figure_pearson is pearson
+    # the stored parts-ratio correlations use it as well: same r on the same NaN-holding pairs
+    from lococo.zfs.heatmaps import correlations
+
+    stats = {
+        "parts_ratio": torch.from_numpy(x),
+        "attr_sim": torch.from_numpy(y),
+        "ssim": torch.from_numpy(y),
+    }
+    assert correlations(stats)["parts_ratio_corr_attr"] == pytest.approx(r)

@@ -3,13 +3,12 @@
 * :func:`normalise_scores` turns statistics-network scores over a local map into a heatmap.
 * :func:`parts_ratio` is the share of a heatmap's mass on positions that show any part.
 * :func:`attribute_cosine` and :func:`ssim` are the semantic and pixel-wise similarities of an
-  image pair; :func:`pearson` correlates the parts ratio with them.
+  image pair; :func:`lococo.metrics.correlation.pearson` correlates the parts ratio with
+  them.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -105,31 +104,3 @@ def ssim(
         for i in range(0, images_a.shape[0], batch_size)
     ]
     return torch.cat(out) if out else torch.zeros(0, device=images_a.device)
-
-
-def _vector(x: ArrayLike) -> np.ndarray:
-    if isinstance(x, Tensor):
-        x = x.detach().cpu().double().numpy()
-    return np.asarray(x, dtype=np.float64).reshape(-1)
-
-
-def pearson(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
-    """Pearson's ``r`` and its two-sided p-value (``scipy.stats.pearsonr``).
-
-    Returns ``(nan, nan)``, without warnings, when there are fewer than 3 points, either input
-    is constant, or any value is NaN/Inf.
-    """
-    from scipy import stats
-
-    xv, yv = _vector(x), _vector(y)
-    if xv.shape != yv.shape:
-        raise ValueError(f"pearson needs equal lengths, got {xv.size} and {yv.size}")
-    nan = (math.nan, math.nan)
-    if xv.size < 3 or not (np.isfinite(xv).all() and np.isfinite(yv).all()):
-        return nan
-    if np.ptp(xv) == 0 or np.ptp(yv) == 0:
-        return nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = stats.pearsonr(xv, yv)
-    return float(result.statistic), float(result.pvalue)

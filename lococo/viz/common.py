@@ -1,4 +1,5 @@
-"""Shared figure plumbing: Agg figures, atomic PNG saving, array conversion, Pearson r."""
+"""Shared figure plumbing: Agg figures, atomic PNG saving, array conversion, Pearson r
+(:func:`lococo.metrics.correlation.pearson`, the one used for results too)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lococo.io import atomic_open
+from lococo.metrics.correlation import pearson as pearson  # re-exported for figures
 
 DPI = 120
 
@@ -84,25 +86,6 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     tensor = torch.as_tensor(maps, dtype=torch.float64)[:, None]
     out = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
     return out[:, 0].numpy()
-
-
-def pearson(x: Any, y: Any) -> tuple[float, float, int]:
-    """Pearson ``(r, p, n)`` over the pairs where both values are finite.
-
-    ``r`` and ``p`` are NaN with fewer than 3 such pairs or when either side is constant.
-    """
-    from scipy import stats
-
-    xs, ys = as_array(x).ravel(), as_array(y).ravel()
-    if xs.shape != ys.shape:
-        raise ValueError(f"x and y differ in length: {xs.size} vs {ys.size}")
-    keep = np.isfinite(xs) & np.isfinite(ys)
-    xs, ys = xs[keep], ys[keep]
-    n = int(xs.size)
-    if n < 3 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
-        return math.nan, math.nan, n
-    result = stats.pearsonr(xs, ys)
-    return float(result.statistic), float(result.pvalue), n
 
 
 def format_r(r: float, p: float) -> str:

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from lococo import mi
 from lococo.errors import DivergenceError
-from lococo.metrics.locality import attribute_cosine, normalise_scores, parts_ratio, pearson, ssim
+from lococo.metrics.correlation import pearson
+from lococo.metrics.locality import attribute_cosine, normalise_scores, parts_ratio, ssim
 from lococo.nn.critics import LocalGlobalCritic
 
 PAIR_CHUNK = 256  # pairs gathered at once by pair_statistics (images, locals, masks)
@@ -190,12 +191,13 @@ def correlations(stats: dict[str, Tensor]) -> dict[str, float]:
     """Mean parts ratio and its Pearson correlations (r, two-sided p) with ``attr_sim``/``ssim``.
 
     Keys: ``parts_ratio_mean``, ``parts_ratio_corr_attr``, ``parts_ratio_corr_attr_p``,
-    ``parts_ratio_corr_ssim``, ``parts_ratio_corr_ssim_p``, ``pairs``. Correlations are NaN
-    for fewer than 3 pairs or a constant input.
+    ``parts_ratio_corr_ssim``, ``parts_ratio_corr_ssim_p``, ``pairs``. Correlations follow
+    :func:`~lococo.metrics.correlation.pearson` (non-finite pairs dropped; NaN for fewer than 3
+    finite pairs or a constant input), the same function the figures use.
     """
     ratio = stats["parts_ratio"].double()
-    r_attr, p_attr = pearson(ratio, stats["attr_sim"])
-    r_ssim, p_ssim = pearson(ratio, stats["ssim"])
+    r_attr, p_attr, _ = pearson(ratio, stats["attr_sim"])
+    r_ssim, p_ssim, _ = pearson(ratio, stats["ssim"])
     return {
         "parts_ratio_mean": float(ratio.mean()) if ratio.numel() else float("nan"),
         "parts_ratio_corr_attr": r_attr,
