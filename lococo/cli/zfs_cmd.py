@@ -58,6 +58,12 @@ def register(sub: Any) -> None:
     ev = zsub.add_parser("evaluate", help="prototypical-network zero-shot evaluation of a run")
     ev.add_argument("run", help="run directory written by `lococo zfs pretrain`")
     ev.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. zsl.epochs=200")
+    ev.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="evaluate a run whose pretraining has not finished (its last checkpoint); the "
+        "result is marked from_unfinished_run with the checkpoint's epoch",
+    )
     ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ev.set_defaults(handler=_evaluate)
 
@@ -140,7 +146,9 @@ def _pretrain(args: argparse.Namespace) -> int:
         f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)"
     )
     if args.evaluate:
-        print_zsl(evaluate(run, progress=not args.no_progress))
+        zsl = evaluate(run, progress=not args.no_progress)
+        print_zsl(zsl)
+        print(weights_line(run.path, zsl))
     return 0
 
 
@@ -150,14 +158,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lococo.engine.run_dir import RunDir
     from lococo.zfs.evaluate import evaluate
 
-    print_zsl(
-        evaluate(
-            RunDir(_existing(args.run)),
-            parse_overrides(args.overrides),
-            progress=not args.no_progress,
-        )
+    run = RunDir(_existing(args.run))
+    zsl = evaluate(
+        run,
+        parse_overrides(args.overrides),
+        progress=not args.no_progress,
+        allow_unfinished=args.allow_unfinished,
     )
+    print_zsl(zsl)
+    print(weights_line(run.path, zsl))
     return 0
+
+
+def weights_line(run: Any, zsl: dict[str, Any]) -> str:
+    """``weights: RUN/encoder.pt (epoch 10, finished run)`` for the printed result."""
+    epoch = "" if zsl.get("epoch") is None else f"epoch {zsl['epoch']}, "
+    state = "UNFINISHED run" if zsl.get("from_unfinished_run") else "finished run"
+    return f"weights: {run}/{zsl.get('checkpoint', 'encoder.pt')} ({epoch}{state})"
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -63,19 +65,24 @@ def load_run_meta(run: RunDir) -> Any:
 
 def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
     """The run's trained encoder (``encoder.pt``, else the encoder inside ``last.ckpt``)."""
-    encoder = encoder_from_config(to_dict(cfg))
     weights = run.path / "encoder.pt"
-    if weights.exists():
-        state = load_state_dict(weights, "encoder weights")
-    elif run.last_checkpoint.exists():
+    if not weights.exists():
         weights = run.last_checkpoint
-        full = load_checkpoint(run.last_checkpoint)["state_dict"]
-        state = {k.removeprefix("encoder."): v for k, v in full.items() if k.startswith("encoder.")}
-    else:
+    if not weights.exists():
         raise LococoError(
             f"{run.path}: no trained encoder (encoder.pt or checkpoints/last.ckpt); "
             "run `lococo zfs pretrain` first"
         )
+    return _load_weights(encoder_from_config(to_dict(cfg)), weights, cfg)
+
+
+def _load_weights(encoder: Encoder, weights: Path, cfg: ZFSConfig) -> Encoder:
+    """``encoder`` with the weights of ``encoder.pt`` or of a training checkpoint."""
+    if weights.name.endswith(".ckpt"):
+        full = load_checkpoint(weights)["state_dict"]
+        state = {k.removeprefix("encoder."): v for k, v in full.items() if k.startswith("encoder.")}
+    else:
+        state = load_state_dict(weights, "encoder weights")
     try:
         encoder.load_state_dict(state)
     except RuntimeError as err:
@@ -85,16 +92,94 @@ def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
     return encoder.eval()
 
 
+@dataclass(frozen=True)
+class EncoderSource:
+    """Which weights an evaluation used: ``checkpoint`` (relative to the run), the training
+    ``epoch`` they come from, and whether pretraining had finished."""
+
+    checkpoint: str
+    epoch: int | None
+    finished: bool
+
+    def as_result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"checkpoint": self.checkpoint, "epoch": self.epoch}
+        out["from_unfinished_run"] = not self.finished
+        return out
+
+
+def pretraining_finished(run: RunDir, cfg: ZFSConfig) -> bool:
+    """Whether ``pretrain`` stored its results and ``encoder.pt`` for the configured length
+    (a run resumed to train longer and stopped again has not finished)."""
+    done = run.read_results().get("pretrain")
+    if not isinstance(done, dict) or not (run.path / "encoder.pt").exists():
+        return False
+    max_epochs = cfg.trainer.get("max_epochs")
+    other_limits = any(cfg.trainer.get(k) not in (None, -1) for k in ("max_steps", "max_time"))
+    if isinstance(max_epochs, int) and max_epochs >= 0 and not other_limits:
+        return int(done.get("epochs", 0)) >= max_epochs
+    return True
+
+
+def trained_encoder(
+    run: RunDir, cfg: ZFSConfig, *, allow_unfinished: bool = False
+) -> tuple[Encoder, EncoderSource]:
+    """The encoder of ``run`` and where its weights came from.
+
+    A finished run gives ``encoder.pt``. An unfinished one (interrupted, or resumed to train
+    longer and stopped) is refused with one line, unless ``allow_unfinished``: then the last
+    checkpoint (else ``encoder.pt``) is used and marked as such.
+    """
+    finished = pretraining_finished(run, cfg)
+    results = run.read_results().get("pretrain") or {}
+    if finished:
+        weights, epoch = run.path / "encoder.pt", results.get("epochs")
+    else:
+        if not run.last_checkpoint.exists() and not (run.path / "encoder.pt").exists():
+            raise LococoError(
+                f"{run.path}: no trained encoder (encoder.pt or checkpoints/last.ckpt); "
+                "run `lococo zfs pretrain` first"
+            )
+        if run.last_checkpoint.exists():
+            weights, epoch = run.last_checkpoint, _checkpoint_epoch(run)
+        else:
+            weights, epoch = run.path / "encoder.pt", results.get("epochs")
+        if not allow_unfinished:
+            at = "" if epoch is None else f" (last weights at epoch {epoch}"
+            at += "" if not at else f" of {cfg.trainer.get('max_epochs')})"
+            raise LococoError(
+                f"{run.path}: pretraining has not finished{at}; continue it with `lococo zfs "
+                f"pretrain --out {run.path} --resume`, or pass --allow-unfinished to evaluate "
+                f"{weights.relative_to(run.path)} (the result is marked from_unfinished_run)"
+            )
+    encoder = _load_weights(encoder_from_config(to_dict(cfg)), weights, cfg)
+    return encoder, EncoderSource(str(weights.relative_to(run.path)), epoch, finished)
+
+
+def _checkpoint_epoch(run: RunDir) -> int | None:
+    if not run.last_checkpoint.exists():
+        return None
+    epoch = load_checkpoint(run.last_checkpoint).get("epoch")
+    return int(epoch) if isinstance(epoch, int) else None
+
+
 def evaluate(
-    run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True
+    run: RunDir,
+    overrides: dict[str, Any] | None = None,
+    *,
+    progress: bool = True,
+    allow_unfinished: bool = False,
 ) -> dict[str, Any]:
     """Fit the prototypical network on seen-class features, score unseen classes; store ``zsl``
-    (with the ``overrides`` it was computed with)."""
+    (with the ``overrides`` it was computed with and the weights it used: ``checkpoint``,
+    ``epoch``, ``from_unfinished_run``). An unfinished run is refused unless
+    ``allow_unfinished``."""
     run.check_writable()
     cfg = load_run_config(run, overrides)
+    encoder, source = trained_encoder(run, cfg, allow_unfinished=allow_unfinished)
     data = load_zsl_for(cfg.data)
-    encoder = load_encoder(run, cfg)
-    return evaluate_encoder(encoder, data, cfg, run, progress=progress, overrides=overrides)
+    return evaluate_encoder(
+        encoder, data, cfg, run, progress=progress, overrides=overrides, source=source
+    )
 
 
 def evaluate_encoder(
@@ -105,8 +190,10 @@ def evaluate_encoder(
     *,
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
+    source: EncoderSource | None = None,
 ) -> dict[str, Any]:
-    """Zero-shot evaluation of any frozen ``encoder``'s global features; stored as ``zsl``."""
+    """Zero-shot evaluation of any frozen ``encoder``'s global features; stored as ``zsl``
+    (with ``source``: the weights it came from)."""
     torch.manual_seed(cfg.seed)
 
     def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,5 +213,7 @@ def evaluate_encoder(
     result: dict[str, Any] = zsl_metrics(net, attributes, seen, unseen, seen_test, unseen_test)
     result["protonet"] = {"embed_dim": z.embed_dim, "epochs": z.epochs, "lr": z.lr}
     result["overrides"] = dict(overrides or {})
+    if source is not None:
+        result.update(source.as_result())
     run.write_result("zsl", result)
     return result
