@@ -1,4 +1,5 @@
-"""TRE and TRE ratio: compositional vs random representations, a per-sample reference loop."""
+"""TRE and TRE ratio: compositional vs attribute-free representations, the class-level random
+control, a per-sample reference loop."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from lococo.metrics import compositionality as tre_mod
-from lococo.metrics.compositionality import random_assignment, threshold_attributes, tre, tre_ratio
+from lococo.metrics.compositionality import (
+    random_assignment,
+    random_class_assignment,
+    threshold_attributes,
+    tre,
+    tre_ratio,
+)
 
 
 def _primitives(n: int, k: int, seed: int, density: float = 0.3) -> torch.Tensor:
@@ -22,30 +29,85 @@ def _vectors(k: int, d: int, seed: int) -> torch.Tensor:
     return torch.randn(k, d, generator=torch.Generator().manual_seed(seed))
 
 
-def test_exact_sums_have_tre_near_zero_and_low_ratio() -> None:
-    p = _primitives(300, 12, seed=0)
-    reps = p @ _vectors(12, 32, seed=1)
-    out = tre_ratio(reps, p, seed=0)
-    assert out["tre"] < 0.02
-    assert out["tre_random"] > 0.1
-    assert out["tre_ratio"] < 0.3
+def _class_data(classes: int, k: int, density: float, seed: int, per: int = 15):
+    """A binary class matrix (every class with at least one attribute) and sorted labels."""
+    gen = torch.Generator().manual_seed(seed)
+    matrix = (torch.rand(classes, k, generator=gen) < density).float()
+    matrix[matrix.sum(dim=1) == 0, 0] = 1.0
+    return matrix, torch.arange(classes).repeat_interleave(per), gen
 
 
-def test_exact_sums_with_separate_fit_set() -> None:
-    eta = _vectors(10, 24, seed=2)
-    p_fit, p_test = _primitives(300, 10, seed=3), _primitives(100, 10, seed=4)
-    reps_fit, reps_test = p_fit @ eta, p_test @ eta
-    out = tre_ratio(reps_test.numpy(), p_test.numpy(), fit=(reps_fit, p_fit), seed=1)
-    assert out["tre"] < 0.02
-    assert out["tre_ratio"] < 0.3
+def _noisy(clean: torch.Tensor, gen: torch.Generator, scale: float = 0.3) -> torch.Tensor:
+    return clean + scale * torch.randn(clean.shape, generator=gen)
 
 
-def test_random_reps_have_ratio_near_one() -> None:
-    p = _primitives(400, 10, seed=5)
-    reps = torch.randn(400, 32, generator=torch.Generator().manual_seed(6))
-    out = tre_ratio(reps, p, seed=2)
-    assert 0.8 < out["tre_ratio"] < 1.2
+@pytest.mark.parametrize("split", [False, True])
+def test_compositional_representation_has_ratio_far_below_one(split: bool) -> None:
+    matrix, labels, gen = _class_data(40, 12, 0.4, seed=0)
+    reps = _noisy(matrix[labels] @ _vectors(12, 32, seed=1), gen, 0.1)
+    if split:  # fit on 30 "seen" classes, score the 10 others, as the analysis does
+        seen = labels < 30
+        out = tre_ratio(
+            reps[~seen], labels[~seen], matrix, fit=(reps[seen], labels[seen]), steps=200
+        )
+    else:
+        out = tre_ratio(reps, labels, matrix, steps=200)
+    assert out["tre"] < 0.05
+    assert out["tre_random_class"] > 0.15
+    assert out["tre_ratio"] < 0.15
+    assert out["tre_random"] == out["tre_random_class"]
+    assert out["tre_ratio"] == pytest.approx(out["tre"] / out["tre_random_class"])
+    assert out["tre_ratio_image"] == pytest.approx(out["tre"] / out["tre_random_image"])
+
+
+@pytest.mark.parametrize(("classes", "k", "density"), [(40, 24, 0.4), (30, 48, 0.2), (40, 8, 0.5)])
+def test_no_attribute_information_gives_ratio_near_one(classes: int, k: int, density: float):
+    """Acceptance: class identity without attribute information scores ~1 whatever the
+    attribute structure (more, fewer, sparser attributes than classes); the per-image control
+    does not (it cannot follow class structure, so any class-structured features look
+    compositional against it)."""
+    matrix, labels, gen = _class_data(classes, k, density, seed=k)
+    reps = _noisy(torch.randn(classes, 32, generator=gen)[labels], gen)
+    same = tre_ratio(reps, labels, matrix, seed=1, steps=200)
+    seen = labels < int(0.75 * classes)
+    split = tre_ratio(
+        reps[~seen], labels[~seen], matrix, fit=(reps[seen], labels[seen]), seed=1, steps=200
+    )
+    assert 0.85 < same["tre_ratio"] < 1.15
+    assert 0.85 < split["tre_ratio"] < 1.15
+    assert same["tre_ratio_image"] < 0.75  # the old, per-image denominator's bias
+
+
+def test_unstructured_random_representation_has_ratio_near_one() -> None:
+    matrix, labels, gen = _class_data(20, 10, 0.3, seed=5, per=20)
+    reps = torch.randn(len(labels), 32, generator=gen)
+    out = tre_ratio(reps, labels, matrix, seed=2, steps=200)
+    assert 0.85 < out["tre_ratio"] < 1.15
     assert out["tre"] > 0.3
+
+
+def test_class_control_uses_one_matrix_for_fit_and_scored_sets() -> None:
+    """Features composed exactly from the shuffled class matrix are reconstructed on other
+    images of the same classes: the fit set and the scored set share that matrix."""
+    matrix, labels, _ = _class_data(30, 10, 0.4, seed=6, per=10)
+    shuffled = random_class_assignment(matrix, seed=3)
+    reps = shuffled[labels] @ _vectors(10, 24, seed=7)
+    first = torch.arange(len(labels)) % 2 == 0
+    out = tre_ratio(
+        reps[~first], labels[~first], matrix, fit=(reps[first], labels[first]), seed=3, steps=200
+    )
+    assert out["tre_random_class"] < 0.05
+    assert out["tre_random_image"] > 0.3
+
+
+def test_random_class_assignment_keeps_exact_column_densities() -> None:
+    matrix, _, _ = _class_data(50, 20, 0.3, seed=8)
+    shuffled = random_class_assignment(matrix, seed=0)
+    assert shuffled.shape == matrix.shape
+    assert torch.equal(shuffled.sum(dim=0), matrix.sum(dim=0))  # per-column counts kept
+    assert not torch.equal(shuffled, matrix)
+    assert torch.equal(shuffled, random_class_assignment(matrix, seed=0))
+    assert not torch.equal(shuffled, random_class_assignment(matrix, seed=1))
 
 
 def _reference_tre(reps, prims, steps: int, lr: float, seed: int) -> float:
@@ -127,3 +189,5 @@ def test_rejects_bad_inputs() -> None:
         tre(reps, torch.ones(4, 3))
     with pytest.raises(ValueError, match="fit set"):
         tre(reps, torch.ones(5, 3), fit=(torch.randn(5, 6), torch.ones(5, 3)))
+    with pytest.raises(ValueError, match="labels"):
+        tre_ratio(reps, torch.tensor([0, 1, 2, 3, 4]), torch.ones(3, 3))

@@ -56,6 +56,9 @@ def _check_analysis(analysis: dict, run: Path) -> None:
     assert 0.0 <= analysis["parts_f1"] <= 1.0
     assert len(analysis["parts_f1_per_part"]) == 15
     assert analysis["tre_ratio"] == pytest.approx(analysis["tre"] / analysis["tre_random"])
+    assert analysis["tre_random"] == analysis["tre_random_class"]  # the class-level control
+    image_ratio = analysis["tre"] / analysis["tre_random_image"]
+    assert analysis["tre_ratio_image"] == pytest.approx(image_ratio)
     for key in ("parts_ratio_corr_attr", "parts_ratio_corr_ssim"):
         assert analysis[key] is None or -1.0 <= analysis[key] <= 1.0
     assert 0.0 < analysis["parts_ratio_mean"] <= 1.0  # 1: fields wider than the image

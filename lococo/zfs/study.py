@@ -43,6 +43,7 @@ ANALYSIS_METRICS = (
     "tre",
     "tre_random",
     "tre_ratio",
+    "tre_ratio_image",
     "parts_ratio_mean",
     "parts_ratio_corr_attr",
     "parts_ratio_corr_ssim",
