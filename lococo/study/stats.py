@@ -44,23 +44,33 @@ def summarize_groups(
     return summary
 
 
-def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
-    """Two-sided Wilcoxon signed-rank test of the paired samples ``a`` and ``b``.
+PAIRED_TESTS = ("wilcoxon", "t")
 
-    Returns ``n`` (pairs), ``mean_diff`` and ``median_diff`` of ``a - b``, the ``wins`` of ``a``
-    (pairs with ``a > b``), the statistic and ``p``. Zero differences are dropped (Wilcoxon's
-    original treatment; ``zero_method="wilcox"``); with no non-zero difference ``p`` is 1, with
-    fewer than two pairs it is NaN. Non-finite pairs are dropped.
+
+def paired_test(
+    a: Sequence[float], b: Sequence[float], *, test: str = "wilcoxon"
+) -> dict[str, Any]:
+    """Two-sided paired test of the samples ``a`` and ``b``: Wilcoxon signed-rank (default) or
+    Student's paired t-test (``test="t"``).
+
+    Returns ``test``, ``n`` (pairs), ``mean_diff`` and ``median_diff`` of ``a - b``, the
+    ``wins`` and ``losses`` of ``a``, the statistic and ``p``. Non-finite pairs are dropped.
+    Wilcoxon drops zero differences (``zero_method="wilcox"``); with no non-zero difference
+    ``p`` is 1. Its smallest two-sided p with ``n`` pairs is ``2 / 2**n`` (0.25 for 3 seeds),
+    so few seeds need the t-test. The t-test with identical differences has ``p`` 1 when they
+    are all 0 and 0 otherwise. With fewer than two pairs ``p`` is NaN.
     """
     from scipy import stats
 
+    if test not in PAIRED_TESTS:
+        raise ValueError(f"unknown paired test {test!r}; choose from {', '.join(PAIRED_TESTS)}")
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"paired samples must be equal-length vectors: {x.shape} vs {y.shape}")
     keep = np.isfinite(x) & np.isfinite(y)
     diff = x[keep] - y[keep]
     result: dict[str, Any] = {
-        "test": "wilcoxon",
+        "test": "wilcoxon" if test == "wilcoxon" else "paired t",
         "n": int(diff.size),
         "mean_diff": float(diff.mean()) if diff.size else math.nan,
         "median_diff": float(np.median(diff)) if diff.size else math.nan,
@@ -74,6 +84,14 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     if not np.any(diff != 0):
         result["p"] = 1.0
         return result
-    test = stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
-    result["statistic"], result["p"] = float(test.statistic), float(test.pvalue)
+    if test == "t":
+        if np.ptp(diff) == 0:  # identical non-zero differences: t is infinite
+            result["statistic"] = math.copysign(math.inf, float(diff[0]))
+            result["p"] = 0.0
+            return result
+        t = stats.ttest_rel(x[keep], y[keep])
+        result["statistic"], result["p"] = float(t.statistic), float(t.pvalue)
+        return result
+    w = stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
+    result["statistic"], result["p"] = float(w.statistic), float(w.pvalue)
     return result
