@@ -29,6 +29,7 @@ from lococo.report.model import Document, Link, Paragraph, Section, key_value_ta
 from lococo.report.ocgan import sgsm_document
 from lococo.report.zfs import (
     chance_paragraph,
+    claims_section,
     figures_section,
     run_document,
     study_document,
@@ -139,6 +140,9 @@ def _zfs_sections(root: Path, rows: Any) -> list[Section]:
     if study.is_file():
         blocks.append(Paragraph("Full study report:", Link("zfs/report.html", "zfs/report.html")))
     sections = [Section("ZFS: zero-shot learning from scratch (thesis ch. 4)", blocks)]
+    if (root / "zfs" / RESULTS).is_file():  # claims need the study's per-seed cells
+        study = load_results(root / "zfs")
+        sections.append(claims_section(study.get("cells") or [], study.get("summary") or rows))
     return sections + figures_section(root / "zfs" / "figures", "ZFS figures")
 
 

@@ -229,8 +229,19 @@ def cells_table(root: Path, cells: Sequence[Mapping[str, Any]]) -> Table:
     return Table(["cell", "model", "local loss", "encoder", "seed", *metrics], rows, "Cells")
 
 
+def claims_section(
+    cells: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]
+) -> Section:
+    """The thesis' claims tested on a study's cells and summary (:mod:`lococo.zfs.claims`)."""
+    from lococo.zfs.claims import CLAIM_COLUMNS, claims_rule, evaluate_claims
+
+    claims = [c.as_dict() for c in evaluate_claims(cells, summary)]
+    table = records_table(claims, CLAIM_COLUMNS, "Claims of thesis ch. 4 on this study")
+    return Section("Claims", [Paragraph(claims_rule()), table])
+
+
 def study_sections(root: Path, results: Mapping[str, Any]) -> list[Section]:
-    """Spec, summary, figures and cells of a study in ``root``."""
+    """Spec, summary, claims, figures and cells of a study in ``root``."""
     summary = results.get("summary") or []
     blocks: list[Block] = [summary_table(summary)]
     chance = chance_paragraph(summary)
@@ -239,6 +250,7 @@ def study_sections(root: Path, results: Mapping[str, Any]) -> list[Section]:
     sections = [
         Section("Study", [key_value_table(results.get("study") or {}, "Specification")]),
         Section("Summary", blocks),
+        claims_section(results.get("cells") or [], summary),
     ]
     sections += figures_section(root / "figures")
     sections.append(Section("Cells", [cells_table(root, results.get("cells") or [])]))

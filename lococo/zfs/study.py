@@ -32,6 +32,7 @@ from lococo.study.runner import (
     write_csv,
 )
 from lococo.study.stats import summarize_groups
+from lococo.zfs.claims import evaluate_claims
 from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig, check_zfs_config
 from lococo.zfs.data import load_zsl_for
 
@@ -260,12 +261,14 @@ def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str
         )
     summary = summarize(rows)
     write_csv(out / "summary.csv", summary)
+    write_csv(out / "cells.csv", rows)  # the per-seed values, for tests across seeds
     dataset = str(spec.overrides.get("data.format", "cub"))
     figures = study_figures(out, rows, summary, dataset) if rows else []
     result = {
         "study": {**asdict(spec), "cells": len(cells)},
         "cells": rows,
         "summary": summary,
+        "claims": [c.as_dict() for c in evaluate_claims(rows, summary)],
         "figures": figures,
     }
     write_json(out / "results.json", result)
