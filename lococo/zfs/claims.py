@@ -9,7 +9,8 @@ Tests (two-sided, level :data:`ALPHA`):
 
 * **correlations** (parts F1 ↔ ZSL, fig. 4.2; TRE ratio ↔ ZSL, fig. 4.5): Pearson ``r`` over
   the models' means across seeds (one point per model × local loss × encoder, as the thesis'
-  figures), ``n`` = points (:func:`lococo.metrics.correlation.pearson`);
+  figures), ``n`` = points, statistic ``t = r √((n − 2) / (1 − r²))``
+  (:func:`lococo.metrics.correlation.pearson`);
 * **differences** (reconstruction family below the others, AC / LC gains, AC over LC,
   averaging representations over averaging predictions): Student's paired t-test across seeds;
   each seed contributes one pair, the mean over the models concerned of each side, ``n`` =
@@ -114,13 +115,22 @@ def correlation_claim(
         claim,
         thesis,
         f"Pearson r of model means ({measure} vs ZSL top-1)",
-        _finite(r),
+        _t_of_r(r, n),
         _finite(r),
         _finite(p),
         n,
         seeds,
         verdict(_finite(r), _finite(p), sign, seeds, n >= 3),
     )
+
+
+def _t_of_r(r: float, n: int) -> float | None:
+    """The t statistic of Pearson's r (``n - 2`` degrees of freedom)."""
+    if not math.isfinite(r) or n < 3:
+        return None
+    if abs(r) >= 1.0:
+        return math.copysign(math.inf, r)
+    return r * math.sqrt((n - 2) / (1.0 - r * r))
 
 
 # --------------------------------------------------------------------------- paired tests
@@ -164,6 +174,9 @@ def paired_claim(
     result = paired_test(a, b, test="t")
     estimate, p, n = _finite(result["mean_diff"]), _finite(result["p"]), int(result["n"])
     statistic = result["statistic"]
+    decided = verdict(estimate, p, +1, n, n >= 2)
+    if not cells:
+        decided = "inconclusive (no per-seed values)"
     return Claim(
         key,
         claim,
@@ -174,7 +187,7 @@ def paired_claim(
         p,
         n,
         n,
-        verdict(estimate, p, +1, n, n >= 2),
+        decided,
     )
 
 
@@ -296,7 +309,8 @@ def claims_rule() -> str:
         f"Each claim is tested two-sided at α = {ALPHA:g}: it holds when p < {ALPHA:g} in the "
         f"thesis' direction, does not hold when p < {ALPHA:g} in the opposite direction, and is "
         f"inconclusive otherwise (also with fewer than {MIN_SEEDS} seeds). Correlations: "
-        "Pearson r over the models' means across seeds, n = models (estimate = r). Differences: "
+        "Pearson r over the models' means across seeds, n = models (estimate = r, statistic = "
+        "its t). Differences: "
         "paired t-test across seeds on the per-seed mean over the models concerned, n = seeds "
-        "(estimate = mean difference)."
+        "(estimate = mean difference, statistic = t)."
     )
