@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lococo.io import write_json
+from lococo.errors import ConfigError, LococoError
+from lococo.io import read_json, write_json
 from lococo.zfs.config import METHODS
 from lococo.zfs.study import StudySpec, run_study
 
@@ -84,6 +86,78 @@ def mri_data(out: Path, profile: str, seed: int, progress: bool) -> Path:
     return root
 
 
+#: The main job's settings, recorded in its directory and compared when it is run again.
+SETTINGS_FILE = "settings.json"
+
+
+def job_settings(
+    profile: str,
+    seed: int,
+    overrides: dict[str, Any] | None,
+    cmim_overrides: dict[str, Any] | None,
+    cmim_cls_overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What makes a main job's numbers: the profile (data sizes and training budgets), the seed
+    (data and training) and every override. Methods and systems only choose which cells run."""
+    return {
+        "profile": profile,
+        "seed": seed,
+        "overrides": {
+            "zfs": dict(overrides or {}),
+            "cmim": dict(cmim_overrides or {}),
+            "cmim_cls": dict(cmim_cls_overrides or {}),
+        },
+    }
+
+
+def recorded_settings(out: Path) -> dict[str, Any] | None:
+    """The settings a job directory was made with: ``settings.json``, else the profile and
+    seed of a ``results.json`` written before settings were recorded; ``None`` when neither."""
+    for name in (SETTINGS_FILE, "results.json"):
+        path = out / name
+        if not path.is_file():
+            continue
+        try:
+            data = read_json(path)
+        except (OSError, ValueError) as err:
+            raise LococoError(
+                f"{path}: unreadable ({err}); use --overwrite to start afresh"
+            ) from None
+        if name == SETTINGS_FILE:
+            return data
+        if isinstance(data, dict) and {"profile", "seed"} <= data.keys():
+            return {"profile": data["profile"], "seed": data["seed"]}
+    return None
+
+
+def prepare_job_dir(out: Path, settings: dict[str, Any], *, overwrite: bool) -> None:
+    """Refuse (one line) to continue a job directory made with other settings; with
+    ``overwrite`` remove it first. Then record ``settings`` in it."""
+    from lococo.config.validation import config_changes, describe_changes
+
+    if overwrite and out.is_dir() and any(out.iterdir()):
+        if not (out / SETTINGS_FILE).is_file() and not (out / "results.json").is_file():
+            raise LococoError(
+                f"{out}: --overwrite removes a lococo run directory, and this is not one "
+                f"(no {SETTINGS_FILE} or results.json); choose another --out"
+            )
+        shutil.rmtree(out)
+    # settings alone (a job that failed before writing anything) protect nothing
+    has_work = out.is_dir() and any(p.name != SETTINGS_FILE for p in out.iterdir())
+    old = recorded_settings(out) if has_work else None
+    if old is not None:
+        compared = {k: settings[k] for k in old if k in settings}  # old files: profile, seed
+        changes = config_changes(old, compared)
+        if changes:
+            raise ConfigError(
+                f"{out}: made with other settings ({describe_changes(changes)}); its data and "
+                "cells would be reused under the new ones. Re-run with the original options, "
+                "choose another --out, or pass --overwrite to start afresh"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / SETTINGS_FILE, settings)
+
+
 def run_all(
     out: str | Path,
     *,
@@ -97,6 +171,7 @@ def run_all(
     cmim_cls_overrides: dict[str, Any] | None = None,
     progress: bool = True,
     on_cell: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Synthetic data -> each system's study -> ``out/results.json`` and ``out/report.html``.
 
@@ -104,11 +179,15 @@ def run_all(
     8.2's study (``cmim_methods``, one seed). ``overrides`` are ZFS config keys,
     ``cmim_overrides`` CMIM segmentation keys. ``on_cell(system, i, n, cell)`` announces cells.
     ``seconds`` records each system's wall-clock and CPU (this process) seconds of this call.
-    Finished steps are skipped and interrupted ones resume, so re-running continues.
+    Finished steps are skipped and interrupted ones resume, so re-running continues; a
+    directory made with another profile, seed or overrides is refused (see
+    :func:`prepare_job_dir`) unless ``overwrite`` starts it afresh.
     """
     import time
 
     out = Path(out)
+    settings = job_settings(profile, seed, overrides, cmim_overrides, cmim_cls_overrides)
+    prepare_job_dir(out, settings, overwrite=overwrite)
     summary: dict[str, Any] = {"profile": profile, "seed": seed, "data": {}, "seconds": {}}
     if "zfs" in systems:
         start, cpu = time.perf_counter(), time.process_time()

@@ -30,6 +30,11 @@ def register(sub: Any) -> None:
         default="zfs,cmim,cmim_cls",
         help="comma-separated systems to run (default: all)",
     )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="remove --out first when it holds a job made with other settings",
+    )
     add_config_options(run, "quick")
     run.epilog = (
         "key=value overrides apply to ZFS; prefix CMIM segmentation keys with 'cmim.' and "
@@ -79,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         cmim_cls_overrides=cmim_cls_overrides,
         progress=not args.no_progress,
         on_cell=announce,
+        overwrite=args.overwrite,
     )
     if "zfs" in summary:
         print("\nZFS on synthetic compositional birds")

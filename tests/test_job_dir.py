@@ -1,0 +1,74 @@
+"""A main-job or study directory never mixes settings: refused with one line, or --overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lococo.cli.main import main
+from lococo.errors import ConfigError, LococoError
+from lococo.main_job import SETTINGS_FILE, job_settings, prepare_job_dir
+
+
+def _settings(seed: int = 0, **zfs) -> dict:
+    return job_settings("quick", seed, zfs, None, None)
+
+
+def _job(tmp_path, settings: dict):
+    out = tmp_path / "job"
+    prepare_job_dir(out, settings, overwrite=False)
+    (out / "data" / "zsl").mkdir(parents=True)  # work done under these settings
+    return out
+
+
+def test_same_settings_continue_and_other_settings_are_refused(tmp_path):
+    out = _job(tmp_path, _settings(0, **{"trainer.max_epochs": 2}))
+    prepare_job_dir(out, _settings(0, **{"trainer.max_epochs": 2}), overwrite=False)
+    with pytest.raises(ConfigError, match=r"seed: 0 -> 1") as err:
+        prepare_job_dir(out, _settings(1, **{"trainer.max_epochs": 2}), overwrite=False)
+    assert "--overwrite" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"trainer\.max_epochs"):
+        prepare_job_dir(out, _settings(0), overwrite=False)
+    assert (out / "data" / "zsl").is_dir()  # nothing removed by a refusal
+
+
+def test_overwrite_starts_afresh(tmp_path):
+    out = _job(tmp_path, _settings(0))
+    prepare_job_dir(out, _settings(2), overwrite=True)
+    assert not (out / "data").exists()
+    assert json.loads((out / SETTINGS_FILE).read_text())["seed"] == 2
+
+
+def test_overwrite_refuses_a_directory_that_is_not_a_job(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    with pytest.raises(LococoError, match="not one"):
+        prepare_job_dir(foreign, _settings(), overwrite=True)
+    assert (foreign / "thesis.tex").exists()
+
+
+def test_settings_of_a_failed_start_do_not_bind(tmp_path):
+    out = tmp_path / "job"
+    prepare_job_dir(out, _settings(0, **{"optim.lrr": 1}), overwrite=False)  # then it failed
+    prepare_job_dir(out, _settings(0), overwrite=False)
+    assert json.loads((out / SETTINGS_FILE).read_text()) == _settings(0)
+
+
+def test_job_directories_from_before_settings_compare_profile_and_seed(tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"profile": "quick", "seed": 0, "zfs": []}))
+    prepare_job_dir(out, _settings(0, **{"trainer.max_epochs": 3}), overwrite=False)
+    (out / SETTINGS_FILE).unlink()
+    with pytest.raises(ConfigError, match="profile: 'quick' -> 'paper'"):
+        prepare_job_dir(out, job_settings("paper", 0, None, None, None), overwrite=False)
+
+
+def test_lococo_run_refuses_before_any_work(tmp_path, capsys):
+    out = _job(tmp_path, _settings(0))
+    code = main(["run", "--out", str(out), "--seed", "3", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "made with other settings" in err
+    assert sorted(p.name for p in out.iterdir()) == ["data", SETTINGS_FILE]
