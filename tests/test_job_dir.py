@@ -72,3 +72,38 @@ def test_lococo_run_refuses_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and "made with other settings" in err
     assert sorted(p.name for p in out.iterdir()) == ["data", SETTINGS_FILE]
+
+
+def _finished_cell(out, spec) -> None:
+    from lococo.config.loading import to_dict
+    from lococo.engine.run_dir import RunDir
+    from lococo.io import write_json
+    from lococo.study.runner import cell_dir
+    from lococo.zfs.study import cell_config, grid
+
+    cell = grid(spec)[0]
+    run = RunDir(cell_dir(out, cell))
+    run.path.mkdir(parents=True)
+    run.write_config({**to_dict(cell_config(spec, cell)), "meta": {"command": "x"}})
+    write_json(run.results, {"pretrain": {}, "zsl": {}, "analysis": {}})
+
+
+def test_study_on_other_data_or_profile_is_refused_and_overwrite_removes_it(tmp_path):
+    from lococo.zfs.study import StudySpec, grid, reconcile_cells, remove_study
+
+    old = StudySpec(data="/data/a", methods=("fc",), profile="quick")
+    _finished_cell(tmp_path / "study", old)
+    for new in (
+        StudySpec(data="/data/b", methods=("fc",), profile="quick"),
+        StudySpec(data="/data/a", methods=("fc",), profile="paper"),
+    ):
+        with pytest.raises(ConfigError, match="--overwrite"):
+            reconcile_cells(new, grid(new), tmp_path / "study")
+    remove_study(tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "a.txt").write_text("keep")
+    with pytest.raises(LococoError, match="not one"):
+        remove_study(foreign)
+    assert (foreign / "a.txt").exists()

@@ -51,6 +51,11 @@ def register(sub: Any) -> None:
     st.add_argument("--encoders", default="basic", help="comma-separated: basic,alexnet")
     st.add_argument("--seeds", default="0", help="comma-separated integer seeds")
     st.add_argument("--cmdim-p", default="1,0.5,0.1", help="CMDIM matching probabilities")
+    st.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="remove the study in --out first (e.g. one made with other settings)",
+    )
     add_launcher_options(st)
     add_config_options(st, "paper")
     st.set_defaults(handler=_study)
@@ -264,6 +269,7 @@ def _study(args: argparse.Namespace) -> int:
         slurm=slurm_parameters(args),
         progress=not args.no_progress,
         on_cell=announce,
+        overwrite=args.overwrite,
     )
     print_study(result["summary"])
     from lococo.report import render_report

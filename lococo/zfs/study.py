@@ -165,14 +165,20 @@ def run_study(
     slurm: dict[str, Any] | None = None,
     progress: bool = True,
     on_cell: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run every unfinished cell, then write the summary; returns ``results.json``'s content."""
+    """Run every unfinished cell, then write the summary; returns ``results.json``'s content.
+
+    ``overwrite`` first removes an existing study in ``out`` (after the settings were
+    validated); without it, finished cells computed with other settings are refused."""
     out = Path(out)
     cells = grid(spec)
     for cell in cells:  # fail fast on a bad key before any work
         check_zfs_config(cell_config(spec, cell))
     if cells:  # and on a bad dataset, before the study folder is written
         load_zsl_for(cell_config(spec, cells[0]).data)
+    if overwrite:
+        remove_study(out)
     reconcile_cells(spec, cells, out)
     try:
         run_grid(
@@ -189,6 +195,18 @@ def run_study(
         write_summary(spec, cells, out)  # the finished cells' numbers are kept
         raise
     return write_summary(spec, cells, out)
+
+
+def remove_study(out: Path) -> None:
+    """Delete the study in ``out`` (``--overwrite``); refuse a directory that is not a study."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / "cells").is_dir() and not (out / "results.json").is_file():
+        raise LococoError(
+            f"{out}: --overwrite removes a study directory, and this is not one (no cells/ "
+            "or results.json); choose another --out"
+        )
+    shutil.rmtree(out)
 
 
 def reconcile_cells(spec: StudySpec, cells: Sequence[Cell], out: Path) -> None:
@@ -224,8 +242,8 @@ def reconcile_cells(spec: StudySpec, cells: Sequence[Cell], out: Path) -> None:
         raise ConfigError(
             f"{out}: {len(conflicts)} finished cell(s) were computed with other settings than "
             f"this command's: {'; '.join(conflicts[:3])}{' ...' if len(conflicts) > 3 else ''}. "
-            "Re-run with the original options, use a new --out, or delete those cells' "
-            f"directories under {out / 'cells'} to recompute them"
+            "Re-run with the original options, use a new --out, pass --overwrite to start "
+            f"afresh, or delete those cells' directories under {out / 'cells'} to recompute them"
         )
 
 
