@@ -60,7 +60,11 @@ class Claim:
     verdict: str
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-safe fields (an infinite statistic, from identical differences, is ``None``)."""
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in asdict(self).items()
+        }
 
 
 def method_of(model: str) -> str:
