@@ -51,6 +51,12 @@ def register(sub: Any) -> None:
     st.add_argument("--encoders", default="basic", help="comma-separated: basic,alexnet")
     st.add_argument("--seeds", default="0", help="comma-separated integer seeds")
     st.add_argument("--cmdim-p", default="1,0.5,0.1", help="CMDIM matching probabilities")
+    st.add_argument(
+        "--cmdim-base",
+        default="",
+        help="CMDIM base models to compare, comma-separated: dim,twopass "
+        "(default: the profile's method.base)",
+    )
     add_launcher_options(st)
     add_config_options(st, "paper")
     st.set_defaults(handler=_study)
@@ -219,7 +225,7 @@ def _study(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_study
     from lococo.config.loading import parse_overrides
     from lococo.study.runner import parse_list, parse_seeds, slurm_parameters
-    from lococo.zfs.config import LOCAL_LOSSES
+    from lococo.zfs.config import CMDIM_BASES, LOCAL_LOSSES
     from lococo.zfs.study import StudySpec, run_study
 
     overrides = parse_overrides(args.overrides)
@@ -232,6 +238,9 @@ def _study(args: argparse.Namespace) -> int:
         encoders=parse_list(args.encoders, ("basic", "alexnet"), "encoder"),
         seeds=parse_seeds(args.seeds),
         cmdim_p=[_probability(p) for p in parse_list(args.cmdim_p)],
+        cmdim_bases=parse_list(args.cmdim_base, CMDIM_BASES, "CMDIM base")
+        if args.cmdim_base
+        else (),
         profile=args.profile,
         config_file=args.config,
         overrides=overrides,
