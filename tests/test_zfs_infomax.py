@@ -525,7 +525,8 @@ def _epoch_losses(run: Path) -> list[float]:
     ("method", "options", "overrides"),
     [
         ("dim", (), ["method.estimator=infonce"]),
-        ("cmdim", ("--encoder", "alexnet", "--local-loss", "lc"), []),
+        ("cmdim", ("--encoder", "alexnet", "--local-loss", "lc"), ["method.base=dim"]),
+        ("cmdim", (), ["method.base=twopass"]),
         ("amdim", (), []),
     ],
 )
@@ -540,7 +541,7 @@ def test_end_to_end_pretrain_and_evaluate(tiny_data, tmp_path, method, options, 
     assert min(losses[1:]) < losses[0], losses
     metrics = results["pretrain"]["metrics"]
     assert any(k.startswith("val/") for k in metrics), metrics
-    if method == "cmdim":  # default p = 0.5, drawn per image
+    if "method.base=dim" in overrides:  # default p = 0.5, drawn per image in the step
         assert 0.2 < metrics["train/match_rate"] < 0.8, metrics
     assert 0.0 <= results["zsl"]["top1"] <= 1.0
 
@@ -571,12 +572,16 @@ def zsl64(tmp_path_factory) -> Path:
 
 
 #: (method, overrides, model seeds, factor): mean unseen top-1 over the seeds must exceed
-#: ``factor × chance`` (chance 0.125). Measured on this data and budget: MEASUREMENTS
+#: ``factor × chance`` (chance 0.125). Measured on this data and budget (quick profile,
+#: batch 32, 10 epochs): DIM ~1.7x chance; CMDIM dim base 0.180 (seed 0), two-pass base
+#: 0.195 / 0.195 (seeds 0, 1); AMDIM 0.148 / 0.180 / 0.188 (seeds 0-2: mean 0.172 = 1.37x,
+#: standard error 0.012), so AMDIM is judged on its mean over three seeds against 1.2x
+#: (0.150): one seed alone spreads too much (0.148 fell below the former 1.25x bar).
 SLOW_CASES = [
     ("dim", (), (0,), 1.25),
     ("cmdim", ("method.base=dim",), (0,), 1.25),
     ("cmdim", ("method.base=twopass",), (0,), 1.25),
-    ("amdim", (), (0, 1, 2), 1.1),
+    ("amdim", (), (0, 1, 2), 1.2),
 ]
 
 
