@@ -573,7 +573,7 @@ def zsl64(tmp_path_factory) -> Path:
 
 #: (method, overrides, model seeds, factor): mean unseen top-1 over the seeds must exceed
 #: ``factor × chance`` (chance 0.125). Measured on this data and budget (quick profile,
-#: batch 32, 10 epochs): DIM ~1.7x chance; CMDIM dim base 0.180 (seed 0), two-pass base
+#: batch 32, 10 epochs): DIM ~1.7x chance; CMDIM dim base 0.180 / 0.180 (seeds 0, 1), two-pass base
 #: 0.195 / 0.195 (seeds 0, 1); AMDIM 0.148 / 0.180 / 0.188 (seeds 0-2: mean 0.172 = 1.37x,
 #: standard error 0.012), so AMDIM is judged on its mean over three seeds against 1.2x
 #: (0.150): one seed alone spreads too much (0.148 fell below the former 1.25x bar).
