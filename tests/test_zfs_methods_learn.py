@@ -9,14 +9,14 @@ so "above chance" alone would not show learning.
 
 Measured on this data and budget (32 px, 40 classes / 8 unseen, 32 images per class, width
 0.25, 10 epochs; model seeds 0, 1, 2): untrained 0.148 / 0.188 / 0.230, FC 0.316 / 0.391 /
-0.324 (about 17 CPU-seconds per run). PN, 16 images per class: 0.250 / 0.359 / 0.289.
+0.324, PN 0.316 / 0.359 / 0.383 (17-21 CPU-seconds per run, 3 for the untrained encoder).
 
 Families that do not beat the bar at this budget are tested with a bigger one, marked slow:
 DIM, CMDIM (both bases) and AMDIM in ``test_zfs_infomax.py``
 (``test_encoder_beats_chance_on_unseen_classes``), VAE, β-VAE and AAE in
-``test_zfs_generative.py`` (same name). Measured at this budget (16 images per class, seeds
-0-2): CMDIM two-pass 0.172 / 0.180 / 0.219, CMDIM dim-base 0.172 / 0.219 — no better than
-the untrained encoder.
+``test_zfs_generative.py`` (same name). Measured at a budget like this one (16 images per
+class, seeds 0-2; untrained 0.141 / 0.188 / 0.227 there): CMDIM two-pass 0.172 / 0.180 /
+0.219, CMDIM dim base 0.172 / 0.219 — no better than the untrained encoder.
 """
 
 from __future__ import annotations
