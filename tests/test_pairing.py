@@ -90,3 +90,27 @@ def test_wraps_a_zsl_image_dataset(tmp_path):
         same = [j for j in range(len(images)) if torch.equal(centre[j], stacked[1])]
         assert len(same) == 1 and images.targets[same[0]] == target
         assert (same[0] == i) == (int((images.targets == target).sum()) == 1)
+
+
+def test_second_image_is_a_partner_with_probability_p():
+    """With ``p`` the second image is another same-class item, else the item itself."""
+    labels = [0] * 6 + [1] * 6
+    data = ClassPartnerDataset(_Indexed(labels), labels, p=0.3)
+    torch.manual_seed(0)
+    pairs = [_pair(data, i % 12) for i in range(3000)]
+    partnered = [own != second for own, second, _, _ in pairs]
+    assert abs(sum(partnered) / len(pairs) - 0.3) < 0.03
+    assert all(labels[own] == labels[second] for own, second, _, _ in pairs)
+    never = ClassPartnerDataset(_Indexed(labels), labels, p=0.0)
+    assert all(_pair(never, i)[1] == i for i in range(12))
+    with pytest.raises(ValueError, match="p must lie"):
+        ClassPartnerDataset(_Indexed(labels), labels, p=1.2)
+
+
+def test_p1_draws_the_same_partners_as_before():
+    """``p = 1`` draws no coin: the random stream (and resumed runs) are unchanged."""
+    plain, explicit = (ClassPartnerDataset(_Indexed(LABELS), LABELS, **kw) for kw in ({}, {"p": 1}))
+    torch.manual_seed(3)
+    first = [_pair(plain, i) for i in range(len(LABELS))]
+    torch.manual_seed(3)
+    assert [_pair(explicit, i) for i in range(len(LABELS))] == first

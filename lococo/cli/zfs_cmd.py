@@ -56,6 +56,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="remove the study in --out first (e.g. one made with other settings)",
     )
+    st.add_argument(
+        "--cmdim-base",
+        default="",
+        help="CMDIM base models to compare, comma-separated: dim,twopass "
+        "(default: the profile's method.base)",
+    )
     add_launcher_options(st)
     add_config_options(st, "paper")
     st.set_defaults(handler=_study)
@@ -241,7 +247,7 @@ def _study(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_study
     from lococo.config.loading import parse_overrides
     from lococo.study.runner import parse_list, parse_seeds, slurm_parameters
-    from lococo.zfs.config import LOCAL_LOSSES
+    from lococo.zfs.config import CMDIM_BASES, LOCAL_LOSSES
     from lococo.zfs.study import StudySpec, run_study
 
     overrides = parse_overrides(args.overrides)
@@ -254,6 +260,9 @@ def _study(args: argparse.Namespace) -> int:
         encoders=parse_list(args.encoders, ("basic", "alexnet"), "encoder"),
         seeds=parse_seeds(args.seeds),
         cmdim_p=[_probability(p) for p in parse_list(args.cmdim_p)],
+        cmdim_bases=parse_list(args.cmdim_base, CMDIM_BASES, "CMDIM base")
+        if args.cmdim_base
+        else (),
         profile=args.profile,
         config_file=args.config,
         overrides=overrides,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-METHODS = ("fc", "vae", "beta_vae", "aae", "dim", "amdim", "cmdim")
+METHODS = ("fc", "pn", "vae", "beta_vae", "aae", "dim", "amdim", "cmdim")
+#: what CMDIM is built on: single-view DIM, or the two-pass (AMDIM-style) objective
+CMDIM_BASES = ("dim", "twopass")
 LOCAL_LOSSES = ("none", "ac", "lc")
 
 
@@ -39,7 +41,7 @@ class MethodConfig:
     Keys that a method does not use are ignored by it (and recorded in the run's config).
     """
 
-    name: Literal["fc", "vae", "beta_vae", "aae", "dim", "amdim", "cmdim"] = "fc"
+    name: Literal["fc", "pn", "vae", "beta_vae", "aae", "dim", "amdim", "cmdim"] = "fc"
     local_loss: Literal["none", "ac", "lc"] = "none"
     local_loss_weight: float = 1.0
     # VAE family: the KL weight is 1 for ``vae`` and ``beta`` for ``beta_vae``.
@@ -51,8 +53,13 @@ class MethodConfig:
     estimator: Literal["jsd", "infonce", "dv"] = "jsd"
     critic_dim: int = 256
     prior_weight: float = 0.0
-    # CMDIM: probability that the positive local map comes from another image of the class.
+    # CMDIM: probability that the positive comes from another image of the class, and the
+    # objective it is built on: ``dim`` (single view, ``estimator``, ``local_dim`` + matching)
+    # or ``twopass`` (AMDIM's two inputs and NCE, table A.10's local_twopass_class_matching).
     p: float = 0.5
+    base: Literal["dim", "twopass"] = "twopass"
+    # PN: side of the space shared by image embeddings and attribute prototypes.
+    proto_dim: int = 512
     # AMDIM: tanh clipping of scores and the score regulariser (Bachman et al. 2019).
     tclip: float = 20.0
     score_reg: float = 5e-2

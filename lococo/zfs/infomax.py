@@ -15,8 +15,9 @@ No Lightning, no I/O: functions on tensors, used by ``lococo.zfs.methods.dim`` a
   masks and a resumed run (torch RNG in checkpoints) draws the same pairs.
 * **AMDIM** (Bachman et al. 2019): :func:`amdim_scores` (dot products / ``sqrt(d)``),
   :func:`tanh_clip`, :func:`score_regulariser` and :func:`multi_nce` (each positive first in a
-  softmax against every negative of its row at all positions); :func:`color_jitter` is the
-  cheap batched colour augmentation of the AMDIM views.
+  softmax against every negative of its row at all positions; CMDIM on the two-pass base keeps
+  only the pairs of different classes as negatives); :func:`color_jitter` is the cheap batched
+  colour augmentation of the AMDIM views.
 * :func:`grad_reverse` and :func:`prior_matching_loss`: DIM's optional prior matching as a
   gradient-reversal adversarial game.
 """
@@ -151,20 +152,29 @@ def score_regulariser(raw: Tensor, weight: float) -> Tensor:
     return weight * raw.pow(2).mean()
 
 
-def multi_nce(scores: Tensor) -> Tensor:
+def multi_nce(scores: Tensor, negative_mask: Tensor | None = None) -> Tensor:
     """AMDIM's NCE loss on ``N×N×P`` scores (``N×N`` is ``P = 1``), positives on the diagonal.
 
     Every positive ``scores[i, i, p]`` is placed first in a softmax against all negatives of
-    row ``i`` (``scores[i, j, q]`` for ``j != i``, every ``q``); the loss is the mean over
-    positives of ``-log_softmax``. Equals ``log(1 + (N-1)P) - mi.estimate(s, "infonce")``.
+    row ``i`` (``scores[i, j, q]`` for every ``q`` and every ``j`` with ``negative_mask[i, j]``,
+    default ``j != i``); the loss is the mean over positives of ``-log_softmax``. With the
+    default mask it equals ``log(1 + (N-1)P) - mi.estimate(s, "infonce")``. A row without
+    negatives contributes 0 (and no gradient). Class-matching (CMDIM) passes the pairs of
+    different classes, so other same-class pairs are ignored.
     """
     s = scores.reshape(scores.shape[0], scores.shape[1], -1)
     n = s.shape[0]
     if n < 2:
         raise ValueError("multi_nce needs at least two samples (one for negatives)")
     eye = torch.eye(n, dtype=torch.bool, device=s.device)
-    negatives = s.masked_fill(eye[:, :, None], float("-inf")).flatten(1)  # N×(N·P)
-    neg_lse = torch.logsumexp(negatives, dim=1)  # N
+    negative = ~eye if negative_mask is None else negative_mask.to(s.device) & ~eye
+    has_negative = negative.any(1)
+    # rows without negatives get finite scores here (an all -inf logsumexp has NaN gradients)
+    # and -inf afterwards
+    keep = negative | ~has_negative[:, None]
+    negatives = s.masked_fill(~keep[:, :, None], float("-inf")).flatten(1)  # N×(N·P)
+    neg_lse = torch.logsumexp(negatives, dim=1)
+    neg_lse = torch.where(has_negative, neg_lse, torch.full_like(neg_lse, float("-inf")))
     positives = s[eye]  # N×P
     return (torch.logaddexp(positives, neg_lse[:, None]) - positives).mean()
 

@@ -3,7 +3,9 @@
 
 :class:`ClassPartnerDataset` gives every training image a second image of the same class,
 drawn afresh each time the item is read, so that CMDIM's positives do not depend on which
-classes happen to share a uniformly sampled batch.
+classes happen to share a uniformly sampled batch. With ``p < 1`` the second image is, with
+probability ``1 - p``, the image itself (an independent random crop/flip: AMDIM's second view),
+which is the two-pass CMDIM's input.
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ class ClassPartnerDataset(Dataset):
     is drawn uniformly among the *other* items with ``labels[j] == labels[i]`` (``i`` itself
     when its class has one item), with torch's global RNG, so seeding and resuming replay it.
     Both images go through the wrapped dataset, hence get independent random crops/flips.
+
+    ``p`` is the probability that the second image is the partner; otherwise (probability
+    ``1 - p``, a coin from torch's global RNG) it is item ``i`` again. ``p = 1`` draws no coin.
     """
 
-    def __init__(self, dataset: Dataset, labels: Sequence[int] | torch.Tensor) -> None:
+    def __init__(
+        self, dataset: Dataset, labels: Sequence[int] | torch.Tensor, p: float = 1.0
+    ) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"partner probability p must lie in [0, 1], got {p}")
+        self.p = float(p)
         labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
         if labels.shape[0] != len(dataset):  # type: ignore[arg-type]
             raise ValueError(
@@ -54,8 +64,14 @@ class ClassPartnerDataset(Dataset):
         r = int(torch.randint(others, (1,)).item())
         return int(members[r + int(r >= self._rank[i])].item())
 
+    def second(self, i: int) -> int:
+        """The item whose image comes second: a partner with probability ``p``, else ``i``."""
+        if self.p < 1.0 and float(torch.rand(1).item()) >= self.p:
+            return int(i)
+        return self.partner(i)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, Any, Any]:
-        j = self.partner(i)
+        j = self.second(i)
         image, target, index = self.dataset[i]
         return torch.stack([image, self.dataset[j][0]]), target, index
 

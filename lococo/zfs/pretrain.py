@@ -28,7 +28,7 @@ def training_dataset(module: ZFSMethod, train_set: ZSLImageDataset) -> Dataset:
     if module.views == 1:
         return train_set
     if module.pairing == "class_partner":
-        return ClassPartnerDataset(train_set, train_set.targets)
+        return ClassPartnerDataset(train_set, train_set.targets, p=module.partner_probability)
     return MultiViewDataset(train_set, module.views)
 
 
@@ -41,7 +41,7 @@ def build_method(cfg: ZFSConfig, data: ZSLData) -> ZFSMethod:
     """The configured method; AC targets come from the seen classes' raw attributes only."""
     seen = np.asarray(data.seen_classes)
     targets = attribute_targets(np.asarray(data.class_attributes_raw)[seen])
-    return method_class(cfg.method.name)(to_dict(cfg), targets)
+    return method_class(cfg.method.name, cfg.method.base)(to_dict(cfg), targets)
 
 
 def pretrain(

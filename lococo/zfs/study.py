@@ -33,7 +33,7 @@ from lococo.study.runner import (
 )
 from lococo.study.stats import summarize_groups
 from lococo.zfs.claims import evaluate_claims
-from lococo.zfs.config import LOCAL_LOSSES, METHODS, ZFSConfig, check_zfs_config
+from lococo.zfs.config import CMDIM_BASES, LOCAL_LOSSES, METHODS, ZFSConfig, check_zfs_config
 from lococo.zfs.data import load_zsl_for
 
 __all__ = ["LAUNCHERS", "Cell", "StudySpec", "grid", "parse_list", "run_study", "summarize"]
@@ -83,6 +83,8 @@ class StudySpec:
     encoders: Sequence[str] = ("basic",)
     seeds: Sequence[int] = (0,)
     cmdim_p: Sequence[float] = (1.0, 0.5, 0.1)
+    #: CMDIM base models to compare (``method.base``); empty: the profile's, names unchanged
+    cmdim_bases: Sequence[str] = ()
     profile: str = "quick"
     config_file: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -90,10 +92,14 @@ class StudySpec:
 
 
 def grid(spec: StudySpec) -> list[Cell]:
-    """Every cell of the study; CMDIM expands into one model per matching probability ``p``."""
+    """Every cell of the study; CMDIM expands into one model per matching probability ``p``
+    (and per base model in ``cmdim_bases``: ``cmdim_dim_p0.5``, ``cmdim_twopass_p0.5``)."""
     for method in spec.methods:
         if method not in METHODS:
             raise LococoError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    for base in spec.cmdim_bases:
+        if base not in CMDIM_BASES:
+            raise LococoError(f"unknown CMDIM base {base!r}; choose from {', '.join(CMDIM_BASES)}")
     for loss in spec.local_losses:
         if loss not in LOCAL_LOSSES:
             raise LococoError(f"unknown local loss {loss!r}; choose from {', '.join(LOCAL_LOSSES)}")
@@ -102,10 +108,10 @@ def grid(spec: StudySpec) -> list[Cell]:
         spec.methods, spec.local_losses, spec.encoders, spec.seeds
     ):
         if method == "cmdim":
-            for p in spec.cmdim_p:
-                cells.append(
-                    Cell(method, loss, encoder, seed, f"_p{p:g}", (("method.p", float(p)),))
-                )
+            bases = [(f"_{b}", (("method.base", b),)) for b in spec.cmdim_bases] or [("", ())]
+            for (base, base_keys), p in itertools.product(bases, spec.cmdim_p):
+                keys = (*base_keys, ("method.p", float(p)))
+                cells.append(Cell(method, loss, encoder, seed, f"{base}_p{p:g}", keys))
         else:
             cells.append(Cell(method, loss, encoder, seed))
     return cells

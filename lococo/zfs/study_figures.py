@@ -47,7 +47,12 @@ def draw_study_figures(
             ("average representations", "average predictions"),
         ),
         "receptive_field.png": lambda: _paired(
-            summary, "zsl_small_avg_repr", "zsl_avg_repr", ("small RF", "big RF")
+            summary,
+            "zsl_small_avg_repr",
+            "zsl_avg_repr",
+            ("small RF", "big RF"),
+            name=receptive_field_label,
+            title=RECEPTIVE_FIELD_TITLE,
         ),
         "parts_ratio_correlations.png": lambda: _correlations(summary),
         "heatmap_grid.png": lambda: _heatmap_grid(out, rows),
@@ -107,20 +112,41 @@ def _gain(value: float, base: float) -> float:
     return value / base - 1.0 if base > 0 else math.nan
 
 
-def _paired(summary: list[Row], a: str, b: str, names: tuple[str, str]) -> Any:
+#: Fig. A.5 compares AlexNet features before and after its last pooling layer; the basic
+#: encoder has no pooling, so its bars (last two conv stages) are an extension of the figure.
+RECEPTIVE_FIELD_TITLE = "small vs big receptive field (fig. A.5: AlexNet before / after last pool)"
+RF_REPLICATION = "A.5: before/after last pool"
+RF_EXTENSION = "extension: last two conv stages"
+
+
+def receptive_field_label(row: Row) -> str:
+    """A model's bar label in fig. A.5: a replication (AlexNet) or an extension (no pooling)."""
+    kind = RF_REPLICATION if row.get("encoder", "basic") == "alexnet" else RF_EXTENSION
+    return f"{label(row)} [{kind}]"
+
+
+def _paired(
+    summary: list[Row],
+    a: str,
+    b: str,
+    names: tuple[str, str],
+    name: Callable[[Row], str] = label,
+    title: str = "",
+) -> Any:
     from lococo.viz.zfs import paired_bars
 
     rows = [r for r in _has(summary, a) if math.isfinite(_value(r, b))]
     if not rows:
         return None
     return paired_bars(
-        [label(r) for r in rows],
+        [name(r) for r in rows],
         [_value(r, a) for r in rows],
         [_value(r, b) for r in rows],
         labels=names,
         chance=rows[0].get("chance"),
         errors_a=[r.get(f"{a}_std", 0.0) for r in rows],
         errors_b=[r.get(f"{b}_std", 0.0) for r in rows],
+        title=title,
     )
 
 

@@ -86,16 +86,23 @@ class AMDIMMethod(ZFSMethod):
     def nce_terms(
         self,
         feats: dict[str, Tensor],
+        labels: Tensor | None = None,
         *,
         gather: bool = True,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        """NCE terms per pair and the score regulariser; ``feats`` holds view 1 then view 2."""
+        """NCE terms per pair and the score regulariser; ``feats`` holds view 1 then view 2.
+
+        With ``labels`` (one per image) only pairs of different classes are negatives
+        (class-matching); without, every other image of the (gathered) batch is one.
+        """
         sources, targets = self.embed(feats, generator)
         views = {**{f"s_{k}": v for k, v in sources.items()}, **targets}
         views = {k: _split_views(v) for k, v in views.items()}  # b×2×...
         if gather:
             views = {k: self.gather(v) for k, v in views.items()}
+            labels = self.gather(labels) if labels is not None else None
+        negative = labels[:, None] != labels[None, :] if labels is not None else None
         terms: dict[str, Tensor] = {}
         regs = []
         for src, trg in self.pairs:
@@ -103,7 +110,7 @@ class AMDIMMethod(ZFSMethod):
             for a, b in ((0, 1), (1, 0)):
                 raw = infomax.amdim_scores(views[f"s_{src}"][:, a], views[trg][:, b])
                 regs.append(infomax.score_regulariser(raw, self.score_reg))
-                losses.append(infomax.multi_nce(infomax.tanh_clip(raw, self.tclip)))
+                losses.append(infomax.multi_nce(infomax.tanh_clip(raw, self.tclip), negative))
             terms[f"nce_{src}_{trg}"] = 0.5 * (losses[0] + losses[1])
         terms["score_reg"] = 0.5 * torch.stack(regs).sum()
         return terms

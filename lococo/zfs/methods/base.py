@@ -43,6 +43,9 @@ class ZFSMethod(L.LightningModule):
     #: same image (AMDIM); ``"class_partner"``, the image and a partner image of the same class
     #: (CMDIM, :class:`lococo.zfs.pairing.ClassPartnerDataset`)
     pairing: ClassVar[str] = "views"
+    #: with ``pairing = "class_partner"``: probability that the second image is a partner
+    #: (else a second view of the same image)
+    partner_probability: float = 1.0
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
         super().__init__()
