@@ -126,7 +126,9 @@ def place_masks(masks: Tensor, boxes: Tensor, valid: Tensor, size: int) -> Tenso
 
 class MaskNet(nn.Module):
     """Object vector → soft ``s×s`` shape (fig. B.2c): linear to ``4×4×C``, then (×2 nearest
-    up-sampling, 3×3 conv, BatchNorm, ReLU) until ``s``, a 3×3 conv to one channel, sigmoid."""
+    up-sampling, 3×3 conv, BatchNorm, ReLU) until ``s``, halving the channels at each step
+    (at least 8; LostGAN keeps 128 throughout, too slow per object on a CPU), a 3×3 conv to
+    one channel, sigmoid."""
 
     def __init__(self, in_dim: int, mask_size: int, channels: int = 64) -> None:
         super().__init__()
@@ -135,16 +137,17 @@ class MaskNet(nn.Module):
         self.channels = channels
         self.fc = spectral_norm(nn.Linear(in_dim, channels * 16))
         layers: list[nn.Module] = []
-        side = 4
+        side, width = 4, channels
         while side < mask_size:
+            narrower = max(8, width // 2)
             layers += [
                 nn.Upsample(scale_factor=2, mode="nearest"),
-                spectral_norm(nn.Conv2d(channels, channels, 3, padding=1)),
-                nn.BatchNorm2d(channels),
+                spectral_norm(nn.Conv2d(width, narrower, 3, padding=1)),
+                nn.BatchNorm2d(narrower),
                 nn.ReLU(),
             ]
-            side *= 2
-        layers += [spectral_norm(nn.Conv2d(channels, 1, 3, padding=1)), nn.Sigmoid()]
+            side, width = side * 2, narrower
+        layers += [spectral_norm(nn.Conv2d(width, 1, 3, padding=1)), nn.Sigmoid()]
         self.body = nn.Sequential(*layers)
 
     def forward(self, vectors: Tensor) -> Tensor:

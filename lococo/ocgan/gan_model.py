@@ -50,14 +50,18 @@ class GANModelConfig:
     discriminator on ``obj_crop²`` RoIAlign crops (16 or 32); ``boundaries``: the instance
     boundary channel in the conditioning (generator and patch discriminators); ``sgsm`` and
     ``perceptual``: the SGSM and VGG loss terms (read by the trainer).
+
+    The defaults (32 px, widths 16, 16-px object crops) cost about 1.1 GFLOP (generator) and
+    0.7 GFLOP (discriminators) per forward pass of a batch of 16 — small enough for well over
+    a thousand iterations in a few CPU minutes; widths 32 with 32-px crops cost ~6× more.
     """
 
     image_size: int = 32
     z_dim: int = 64
     obj_z_dim: int = 32
     embed_dim: int = 64
-    g_channels: int = 32
-    d_channels: int = 32
+    g_channels: int = 16
+    d_channels: int = 16
     mask_size: int = 16
     norm_hidden: int = 0
     patch_d: int = 2
@@ -65,7 +69,7 @@ class GANModelConfig:
     boundaries: bool = True
     sgsm: bool = True
     perceptual: bool = True
-    obj_crop: int = 32
+    obj_crop: int = 16
 
 
 def _refuse(prefix: str, key: str, value: Any, allowed: str) -> ConfigError:
