@@ -115,8 +115,8 @@ class VGG19Features(_FrozenFeatures):
         from lococo.engine.weights import load_state_dict
         from lococo.errors import DataError
 
+        state = load_state_dict(weights, "VGG19 weights file")  # refuse a bad file first
         vgg = torchvision.models.vgg19(weights=None)
-        state = load_state_dict(weights, "VGG19 weights file")
         try:
             vgg.load_state_dict(state)
         except RuntimeError as err:
@@ -156,13 +156,18 @@ class SubstituteFeatures(_FrozenFeatures):
 
 
 def build_perceptual(
-    kind: Literal["vgg19", "substitute"], weights: str = "", key: str = "perceptual_net"
+    kind: Literal["vgg19", "substitute"],
+    weights: str = "",
+    key: str = "perceptual_net",
+    layers: Sequence[str] = VGG19_LAYERS,
 ) -> _FrozenFeatures:
     """The perceptual feature network: ``vgg19`` (weights from ``weights`` or
-    ``$LOCOCO_WEIGHTS_DIR``) or the random ``substitute``. ``key`` names the config option in
-    error messages."""
+    ``$LOCOCO_WEIGHTS_DIR``; ReLU outputs ``layers``, e.g. ``("relu1_2", "relu2_2",
+    "relu3_4", "relu4_4", "relu5_4")`` for the last ReLU of each stage) or the random
+    ``substitute`` (its five stage outputs; ``layers`` ignored). ``key`` names the config option
+    in error messages."""
     if kind == "vgg19":
-        return VGG19Features(vgg19_weights_path(weights, key))
+        return VGG19Features(vgg19_weights_path(weights, key), layers)
     if kind == "substitute":
         return SubstituteFeatures()
     raise LococoError(f"{key}={kind!r} is not valid; choose one of {', '.join(KINDS)}")
