@@ -204,13 +204,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.evaluate:
         from lococo.ocgan.gan_evaluate import evaluate_gan
 
-        _print_metrics(evaluate_gan(run.path, progress=not args.no_progress))
+        print_metrics(evaluate_gan(run.path, progress=not args.no_progress))
     html, _ = render_report(run.path)
     print(f"report: {html}")
     return 0
 
 
-def _print_metrics(result: dict[str, Any]) -> None:
+def print_metrics(result: dict[str, Any]) -> None:
     comparable = "" if result.get("comparable") else " (not comparable: substitute extractor)"
     print(
         f"FID {result['fid']:.2f}  KID {result['kid']:.4f}  IS {result['is_mean']:.2f} ± "
@@ -248,7 +248,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate_gan(
         args.run, overrides, weights_dir=args.weights_dir, progress=not args.no_progress
     )
-    _print_metrics(result)
+    print_metrics(result)
     html, _ = render_report(args.run)
     print(f"report: {html}")
     return 0
