@@ -232,6 +232,15 @@ def test_shapes(size: int, blocks: int, patch_sides: list[int]) -> None:
     assert torch.equal(d.obj_labels, labels[valid])
 
 
+@pytest.mark.parametrize(("size", "blocks"), [(128, 5), (256, 6)])
+def test_block_counts_and_lostgan_widths_at_large_sizes(size: int, blocks: int) -> None:
+    gen = build_generator(_cfg(image_size=size, g_channels=2), CLASSES)
+    assert len(gen.blocks) == blocks
+    # 16ch at 4x4 and 8x8 (capped), then halving down to ch at the output side
+    assert gen.channels == [2 * min(16, 2 ** (blocks - k)) for k in range(blocks + 1)]
+    assert gen.channels[:2] == [32, 32] and gen.channels[-1] == 2
+
+
 def test_default_config_shapes_and_widths() -> None:
     torch.manual_seed(0)
     cfg = GANModelConfig()

@@ -9,7 +9,8 @@ normalisation layers get three concatenated maps at any side ``S``:
    objects: ``embed_dim + obj_z_dim`` channels;
 2. the *one-hot box layout*: one channel per class, 1 where a box of that class lies;
 3. the *bounding-box instance boundaries* (with ``boundaries=True``): one channel, the
-   maximum over the objects of each box's own outline (see :func:`box_boundaries`). Two
+   maximum over the objects of each box's own outline (:func:`box_boundaries`: the box's
+   pixels within ``width`` of its border; 1 px up to 64 px canvases, 2 px from 128 px). Two
    overlapping boxes of one class fill the same one-hot channel as one blob; their outlines
    still show both rectangles, including the edges lying inside the other box (fig. 6.4).
 
@@ -135,6 +136,7 @@ class MaskNet(nn.Module):
         if mask_size < 4 or mask_size & (mask_size - 1):
             raise ValueError(f"mask_size must be a power of two >= 4, not {mask_size}")
         self.channels = channels
+        self.mask_size = mask_size
         self.fc = spectral_norm(nn.Linear(in_dim, channels * 16))
         layers: list[nn.Module] = []
         side, width = 4, channels
@@ -197,15 +199,11 @@ class LayoutConditioning(nn.Module):
         b, m = labels.shape
         vectors = torch.cat([self.embedding(labels.clamp(min=0)), obj_z], dim=-1)
         vectors = vectors * valid[..., None].to(vectors.dtype)
-        side = self.mask_net_size
+        side = self.mask_net.mask_size
         shapes = vectors.new_zeros(b, m, side, side)
         if bool(valid.any()):
             shapes = shapes.index_put((valid,), self.mask_net(vectors[valid]))
         return ObjectCode(vectors, shapes, boxes, labels, valid)
-
-    @property
-    def mask_net_size(self) -> int:
-        return 4 * 2 ** sum(isinstance(x, nn.Upsample) for x in self.mask_net.body)
 
     def placed(self, code: ObjectCode, size: int) -> Tensor:
         """``B×M×S×S`` soft masks of ``code`` on an ``S×S`` canvas."""
