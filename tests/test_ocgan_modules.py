@@ -288,6 +288,32 @@ def test_generator_output_range_and_masks_inside_boxes() -> None:
     assert torch.all(out.masks[box > 0] > 0) and out.masks.max() <= 1
 
 
+def test_an_objects_class_changes_the_image_where_its_box_is() -> None:
+    """Per-pixel conditioning: relabelling one object changes the pixels inside its box far
+    more than those in a corner away from it (measured at init: 0.068 vs 0.0024)."""
+    torch.manual_seed(0)
+    cfg = _cfg(g_channels=16)
+    gen = build_generator(cfg, CLASSES)
+    boxes = torch.tensor([[[0.1, 0.1, 0.4, 0.4], [0.6, 0.55, 0.95, 0.9]]]).repeat(4, 1, 1)
+    labels = torch.tensor([[1, 2]]).repeat(4, 1)
+    valid = torch.ones(4, 2, dtype=torch.bool)
+    z, obj_z = torch.randn(4, cfg.z_dim), torch.randn(4, 2, cfg.obj_z_dim)
+    gen(z, boxes, labels, valid, obj_z)  # BatchNorm running statistics from one batch
+    gen.eval()
+    relabelled = labels.clone()
+    relabelled[:, 0] = 4
+    with torch.no_grad():
+        diff = (
+            gen(z, boxes, labels, valid, obj_z).images
+            - gen(z, boxes, relabelled, valid, obj_z).images
+        )
+    diff = diff.abs().mean(dim=1)
+    inside = box_masks(boxes[:, :1], valid[:, :1], 32)[:, 0] > 0
+    corner = torch.zeros(32, 32, dtype=torch.bool)
+    corner[:13, 19:] = True  # top right, away from both boxes
+    assert diff[inside].mean() > 10 * diff[:, corner].mean()
+
+
 def test_object_noise_comes_from_the_global_rng() -> None:
     cfg = _cfg()
     torch.manual_seed(0)
