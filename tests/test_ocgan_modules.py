@@ -365,6 +365,10 @@ def test_layouts_without_objects() -> None:
         and d.obj_logits.shape == (0, CLASSES)
         and d.obj_labels.numel() == 0
     )
+    # every parameter still gets a (zero) gradient: DDP needs no find_unused_parameters
+    (sum(p.mean() for p in d.patch) + d.obj_score.sum() + d.obj_logits.sum()).backward()
+    for net in (gen, disc):
+        assert all(p.grad is not None for p in net.parameters())
 
 
 # ----------------------------------------------------------------------------- switches

@@ -195,7 +195,8 @@ class LayoutConditioning(nn.Module):
 
     def encode(self, boxes: Tensor, labels: Tensor, valid: Tensor, obj_z: Tensor) -> ObjectCode:
         """Object vectors and shapes (the mask net runs on the valid objects only, so padding
-        never enters its BatchNorm statistics)."""
+        never enters its BatchNorm statistics; a layout without objects gives all parameters
+        zero gradients)."""
         b, m = labels.shape
         vectors = torch.cat([self.embedding(labels.clamp(min=0)), obj_z], dim=-1)
         vectors = vectors * valid[..., None].to(vectors.dtype)
@@ -203,6 +204,8 @@ class LayoutConditioning(nn.Module):
         shapes = vectors.new_zeros(b, m, side, side)
         if bool(valid.any()):
             shapes = shapes.index_put((valid,), self.mask_net(vectors[valid]))
+        else:  # keep the mask net in the graph (zero gradients) so DDP sees every parameter
+            shapes = shapes + 0.0 * sum(p.sum() for p in self.mask_net.parameters())
         return ObjectCode(vectors, shapes, boxes, labels, valid)
 
     def placed(self, code: ObjectCode, size: int) -> Tensor:
