@@ -99,7 +99,9 @@ def test_discriminator_steps_lower_its_hinge_loss_on_a_fixed_batch(scenes):
     opt = torch.optim.Adam(disc.parameters(), lr=1e-3, betas=(0.5, 0.999))
 
     def loss() -> torch.Tensor:
-        return discriminator_loss(disc(batch["image"], *layout), disc(fake, *layout), 1.0)["d_total"]
+        return discriminator_loss(disc(batch["image"], *layout), disc(fake, *layout), 1.0)[
+            "d_total"
+        ]
 
     with torch.no_grad():
         before = float(loss())
@@ -137,9 +139,11 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(scenes, tmp_
         for sa, sb in zip(oa["state"].values(), ob["state"].values(), strict=True):
             assert torch.equal(sa["exp_avg"], sb["exp_avg"])
     # the fixed-noise sample grid was drawn at the end
-    assert any(p.name.startswith("train_samples_") for p in (tmp_path / "cut" / "figures").iterdir())
+    assert any(
+        p.name.startswith("train_samples_") for p in (tmp_path / "cut" / "figures").iterdir()
+    )
     # a resumed run refuses a changed setting, naming it
-    with pytest.raises(ConfigError, match="optim.lr_g"):
+    with pytest.raises(ConfigError, match=r"optim\.lr_g"):
         resume_config(run, {"optim.lr_g": 0.5})
     # resuming a finished run returns its results
     again = train_gan(resume_config(run, {}), run, resume=True, progress=False)
@@ -167,7 +171,7 @@ def test_sgsm_of_another_vocabulary_is_refused_before_anything_is_written(scenes
 
 
 def test_config_rules_are_one_line_errors(scenes):
-    with pytest.raises(ConfigError, match="data.image_size"):
+    with pytest.raises(ConfigError, match=r"data\.image_size"):
         train_gan(
             tiny_config(scenes, **{"data.image_size": 64}), RunDir(Path("unused")), progress=False
         )

@@ -15,8 +15,8 @@ the problem, raised before anything is written. Output (``--out``, absent or emp
     images/scene<i>_<k>.png      image k of scene i (k < --per-layout)
     grid.png                     every image, bare and with its layout drawn
     editing/scene<i>_{original,moved,resized}.png, editing.png
-                                 each scene again with its largest object moved and with it
-                                 resized, under the same image and object noise
+                                 each scene again with its largest movable object moved and
+                                 with it resized, under the same image and object noise
     sample.json                  what was written and with which seed
 
 The same run, file, seed and ``--per-layout`` give the same images (noise from a generator
@@ -121,15 +121,23 @@ def layout_batch(
 
 
 def edited_boxes(boxes: Tensor, valid: Tensor) -> tuple[int, Tensor, Tensor]:
-    """The largest object's index and the scene's boxes with it moved / resized."""
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    j = int(torch.where(valid, area, torch.full_like(area, -1.0)).argmax())
+    """The edited object's index (the largest one that can move: narrower than the image by
+    ``EDIT_SHIFT``, else the largest) and the scene's boxes with it moved / resized."""
+    width = boxes[:, 2] - boxes[:, 0]
+    area = width * (boxes[:, 3] - boxes[:, 1])
+    movable = valid & (width <= 1 - EDIT_SHIFT)
+    pick = movable if bool(movable.any()) else valid
+    j = int(torch.where(pick, area, torch.full_like(area, -1.0)).argmax())
     x0, y0, x1, y1 = boxes[j].tolist()
     w, h = x1 - x0, y1 - y0
     dx = EDIT_SHIFT if (x0 + x1) / 2 <= 0.5 else -EDIT_SHIFT
     dx = max(-x0, min(1 - x1, dx))  # stay inside the image
+    dy = 0.0
+    if abs(dx) < 1e-6:  # as wide as the image: move it vertically
+        dy = EDIT_SHIFT if (y0 + y1) / 2 <= 0.5 else -EDIT_SHIFT
+        dy = max(-y0, min(1 - y1, dy))
     moved = boxes.clone()
-    moved[j] = torch.tensor([x0 + dx, y0, x1 + dx, y1])
+    moved[j] = torch.tensor([x0 + dx, y0 + dy, x1 + dx, y1 + dy])
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     resized = boxes.clone()
     resized[j] = torch.tensor(
