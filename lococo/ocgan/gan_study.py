@@ -192,8 +192,8 @@ def write_summary(spec: GANStudySpec, cells: Sequence[GANCell], out: Path) -> di
 
 def findings(summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """For every ablated row next to ``full``: does removing the component move CA and FID the
-    way table 6.4 does? (``holds`` per metric; differences of means over seeds, with the
-    larger of the two rows' std as ``noise``.)"""
+    way table 6.4 does? (``holds`` per metric; differences of means over seeds, CA in
+    percentage points like the thesis, with the larger of the two rows' std as ``noise``.)"""
     rows = {r["ablation"]: r for r in summary}
     full = rows.get("full")
     if full is None:
@@ -208,8 +208,9 @@ def findings(summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             if ours is None or base is None:
                 continue
             thesis = THESIS_TABLE[name][metric] - THESIS_TABLE["full"][metric]
-            diff = ours - base
-            noise = max(row.get(f"{metric}_std") or 0.0, full.get(f"{metric}_std") or 0.0)
+            scale = 100.0 if metric == "ca" else 1.0  # CA changes in points, as the thesis
+            diff = scale * (ours - base)
+            noise = scale * max(row.get(f"{metric}_std") or 0.0, full.get(f"{metric}_std") or 0.0)
             out.append(
                 {
                     "ablation": name,
