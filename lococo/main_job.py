@@ -14,7 +14,7 @@ from lococo.zfs.config import METHODS
 from lococo.zfs.study import StudySpec, run_study
 
 #: The systems of the main job, in the order they run.
-SYSTEMS = ("zfs", "cmim", "cmim_cls")
+SYSTEMS = ("zfs", "cmim", "cmim_cls", "ocgan")
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ def run_all(
     overrides: dict[str, Any] | None = None,
     cmim_overrides: dict[str, Any] | None = None,
     cmim_cls_overrides: dict[str, Any] | None = None,
+    ocgan_overrides: dict[str, Any] | None = None,
     progress: bool = True,
     on_cell: Any = None,
     overwrite: bool = False,
@@ -241,6 +242,16 @@ def run_all(
         summary["cmim_cls"] = cls["summary"]
         summary["seconds"]["cmim_cls"] = round(time.perf_counter() - start, 1)
         summary["seconds"]["cmim_cls_cpu"] = round(time.process_time() - cpu, 1)
+    if "ocgan" in systems:  # synthetic scenes -> SGSM -> OC-GAN (lococo.ocgan.main_job)
+        from lococo.ocgan.main_job import run_ocgan
+
+        start, cpu = time.perf_counter(), time.process_time()
+        summary["ocgan"] = run_ocgan(
+            out, profile=profile, seed=seed, overrides=ocgan_overrides, progress=progress
+        )
+        summary["data"]["layout"] = str(out / "data" / "layout")
+        summary["seconds"]["ocgan"] = round(time.perf_counter() - start, 1)
+        summary["seconds"]["ocgan_cpu"] = round(time.process_time() - cpu, 1)
     write_json(out / "results.json", summary)
     render_reports(out)
     return summary

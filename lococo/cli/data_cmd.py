@@ -39,6 +39,11 @@ def register(sub: Any) -> None:
         "--val-fraction", type=float, default=0.2, help="share of images in val2017 (default 0.2)"
     )
     layout.add_argument("--workers", type=int, default=1, help="parallel writer processes")
+    layout.add_argument(
+        "--class-colours",
+        action="store_true",
+        help="each object class wears its own colours (default: one palette shared by all)",
+    )
     layout.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     layout.add_argument("--no-progress", action="store_true")
     layout.set_defaults(handler=_synth_layout)
@@ -112,6 +117,7 @@ def _synth_layout(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        class_colours=args.class_colours,
     )
     print(
         f"wrote {info.num_images} scenes (train2017 {info.split_images['train']}, "

@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     )
     run.add_argument(
         "--systems",
-        default="zfs,cmim,cmim_cls",
+        default="zfs,cmim,cmim_cls,ocgan",
         help="comma-separated systems to run (default: all)",
     )
     run.add_argument(
@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     add_config_options(run, "quick")
     run.epilog = (
         "key=value overrides apply to ZFS; prefix CMIM segmentation keys with 'cmim.' and "
-        "CMIM classification keys with 'cmim_cls.'"
+        "CMIM classification keys with 'cmim_cls.', OC-GAN keys with 'ocgan.'"
     )
     run.set_defaults(handler=_run)
 
@@ -67,7 +67,12 @@ def _run(args: argparse.Namespace) -> int:
     cmim_cls_overrides = {
         k.removeprefix("cmim_cls."): v for k, v in overrides.items() if k.startswith("cmim_cls.")
     }
-    overrides = {k: v for k, v in overrides.items() if not k.startswith(("cmim.", "cmim_cls."))}
+    ocgan_overrides = {
+        k.removeprefix("ocgan."): v for k, v in overrides.items() if k.startswith("ocgan.")
+    }
+    overrides = {
+        k: v for k, v in overrides.items() if not k.startswith(("cmim.", "cmim_cls.", "ocgan."))
+    }
 
     def announce(system: str, i: int, n: int, cell) -> None:
         print(f"[{system} {i}/{n}] {cell.name}", flush=True)
@@ -82,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides=overrides,
         cmim_overrides=cmim_overrides,
         cmim_cls_overrides=cmim_cls_overrides,
+        ocgan_overrides=ocgan_overrides,
         progress=not args.no_progress,
         on_cell=announce,
         overwrite=args.overwrite,
@@ -101,6 +107,11 @@ def _run(args: argparse.Namespace) -> int:
 
         print("\nCMIM on synthetic chest X-rays (table 8.1)")
         print_cls_table(read_json(f"{args.out}/cmim_cls/results.json"))
+    if "ocgan" in summary:
+        from lococo.cli.ocgan_cmd import print_metrics
+
+        print("\nOC-GAN on synthetic scenes (tables 6.1, 6.2)")
+        print_metrics(summary["ocgan"])
     print(f"\nresults: {args.out}/results.json")
     print(f"report:  {args.out}/report.html")
     return 0

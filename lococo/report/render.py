@@ -4,6 +4,8 @@ The kind of directory is read from ``DIR/results.json``:
 
 * **run** (a ZFS run): keys ``pretrain`` and/or ``zsl`` (and optionally ``analysis``);
 * **sgsm** (an OC-GAN SGSM pretraining run): key ``sgsm``;
+* **ocgan_run** (an OC-GAN training run): key ``ocgan_train`` and/or ``ocgan``;
+* **ocgan_study**: a study whose ``study.system`` is ``ocgan`` (table 6.4);
 * **cmim_run** (a CMIM segmentation run): key ``cmim_seg_train`` and/or ``cmim_seg``;
 * **study**: keys ``study``, ``cells`` and ``summary``; ``study.system`` names the system
   (``cmim_seg``: a CMIM study, kind **cmim_study**; ``cmim_cls``: a CMIM classification
@@ -22,11 +24,10 @@ from typing import Any
 
 from lococo.errors import LococoError
 from lococo.io import atomic_open
-from lococo.report import cmim, cmim_cls
+from lococo.report import cmim, cmim_cls, ocgan
 from lococo.report.html import render_html
 from lococo.report.markdown import render_markdown
 from lococo.report.model import Document, Link, Paragraph, Section, key_value_table
-from lococo.report.ocgan import sgsm_document
 from lococo.report.zfs import (
     chance_paragraph,
     claims_section,
@@ -46,8 +47,10 @@ KINDS = (
     "cmim_run",
     "cmim_cls_study",
     "cmim_cls_run",
+    "ocgan_run",
+    "ocgan_study",
 )
-STUDY_KINDS = ("study", "cmim_study", "cmim_cls_study")
+STUDY_KINDS = ("study", "cmim_study", "cmim_cls_study", "ocgan_study")
 
 
 def render_report(directory: str | Path, *, recursive: bool = False) -> tuple[Path, Path]:
@@ -97,11 +100,15 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
     if {"study", "cells", "summary"} <= results.keys():
         if cmim_cls.is_study(results):
             return "cmim_cls_study"
+        if ocgan.is_gan_study(results):
+            return "ocgan_study"
         return "cmim_study" if cmim.is_study(results) else "study"
     if "pretrain" in results or "zsl" in results:
         return "run"
     if "sgsm" in results:
         return "sgsm"
+    if ocgan.is_gan_run(results):
+        return "ocgan_run"
     if cmim.SECTION in results or cmim.TRAIN_SECTION in results:
         return "cmim_run"
     if cmim_cls.is_run(results):
@@ -153,6 +160,7 @@ MAIN_JOB_SECTIONS: dict[str, Callable[[Path, Any], list[Section]]] = {
     "zfs": _zfs_sections,
     "cmim": cmim.main_sections,
     "cmim_cls": cmim_cls.main_sections,
+    "ocgan": ocgan.main_sections,
 }
 MAIN_JOB_META = ("profile", "seed", "data", "seconds")
 
@@ -184,7 +192,9 @@ BUILDERS: dict[str, Callable[[Path, Mapping[str, Any]], Document]] = {
     "main": main_document,
     "study": study_document,
     "run": run_document,
-    "sgsm": sgsm_document,
+    "sgsm": ocgan.sgsm_document,
+    "ocgan_run": ocgan.gan_run_document,
+    "ocgan_study": ocgan.gan_study_document,
     "cmim_study": cmim.study_document,
     "cmim_run": cmim.run_document,
     "cmim_cls_study": cmim_cls.study_document,

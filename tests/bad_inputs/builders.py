@@ -193,3 +193,24 @@ def zfs_run(data: Path, out: Path) -> Path:
                  *ZFS_FAST])  # fmt: skip
     assert code == 0, "building the catalogue's ZFS run failed"
     return out
+
+
+GAN_FAST = ["--profile", "quick", "--no-progress", "model.g_channels=8", "model.d_channels=8",
+            "model.sgsm=false", "data.batch_size=8", "trainer.max_epochs=1"]  # fmt: skip
+GAN_LAYOUTS = [[{"label": "disc", "box": [0.1, 0.2, 0.45, 0.6]}]]
+
+
+def gan_run(root: Path) -> Path:
+    """A tiny trained OC-GAN run (``root/run``) on synthetic scenes and a valid layout file
+    (``root/layouts.json``): the input of ``lococo ocgan sample``."""
+    import json
+
+    from lococo.cli.main import main
+    from lococo.data.layout.synth import synth_layout
+
+    synth_layout(root / "coco", seed=0, images=20, image_size=32, progress=False)
+    code = main(["ocgan", "train", "--data", str(root / "coco"), "--out", str(root / "run"),
+                 *GAN_FAST])  # fmt: skip
+    assert code == 0, "building the catalogue's OC-GAN run failed"
+    (root / "layouts.json").write_text(json.dumps(GAN_LAYOUTS))
+    return root

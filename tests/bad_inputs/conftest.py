@@ -18,6 +18,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "decathlon": builders.decathlon_tree,
     "openi": builders.openi_tree,
     "images": builders.image_folder,
+    "gan": builders.gan_run,
 }
 
 

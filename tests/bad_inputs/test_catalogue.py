@@ -292,6 +292,41 @@ LAYOUT_CASES = [
 # fmt: on
 
 
+def _sample(root: Path, out: Path) -> list[str]:
+    return ["ocgan", "sample", str(root / "run"), "--layouts", str(root / "layouts.json"),
+            "--out", str(out)]  # fmt: skip
+
+
+def _layouts(scenes) -> Callable[[Path], object]:
+    import json
+
+    return lambda root: (root / "layouts.json").write_text(json.dumps(scenes))
+
+
+_DISC = {"label": "disc", "box": [0.1, 0.1, 0.5, 0.5]}
+# fmt: off
+GAN_CASES = [
+    Case("ocgan-layout-unknown-label", "gan", _sample,
+         ("layouts.json", "scene 0, object 0", "unknown label 'zebra'"),
+         _layouts([[{"label": "zebra", "box": [0.1, 0.1, 0.5, 0.5]}]])),
+    Case("ocgan-layout-box-outside", "gan", _sample, ("layouts.json", "outside [0, 1]"),
+         _layouts([[_DISC], [{"label": "disc", "box": [0.1, 0.1, 1.5, 0.5]}]])),
+    Case("ocgan-layout-box-inverted", "gan", _sample, ("layouts.json", "inverted"),
+         _layouts([[{"label": "disc", "box": [0.5, 0.5, 0.1, 0.9]}]])),
+    Case("ocgan-layout-empty-scene", "gan", _sample, ("layouts.json", "scene 1: empty scene"),
+         _layouts([[_DISC], []])),
+    Case("ocgan-layout-too-many-objects", "gan", _sample,
+         ("layouts.json", "more than the model allows"), _layouts([[_DISC] * 9])),
+    Case("ocgan-layout-not-json", "gan", _sample, ("layouts.json", "not valid JSON"),
+         lambda r: (r / "layouts.json").write_text("[[{label: disc}]]")),
+    Case("ocgan-evaluate-no-inception-weights", "gan",
+         lambda r, o: ["ocgan", "evaluate", str(r / "run"), "eval.extractor=inception",
+                       "eval.weights=" + str(r / "absent.pth"), "--no-progress"],
+         ("absent.pth",)),
+]
+# fmt: on
+
+
 def _drop_h5(path: Path, key: str) -> None:
     with h5py.File(path, "a") as f:
         del f[key]
@@ -424,7 +459,7 @@ COMMAND_CASES = [
 # fmt: on
 
 
-CASES = ZSL_CASES + RUN_CASES + LAYOUT_CASES + MRI_CASES + METRIC_CASES + COMMAND_CASES
+CASES = ZSL_CASES + RUN_CASES + LAYOUT_CASES + GAN_CASES + MRI_CASES + METRIC_CASES + COMMAND_CASES
 
 
 def _param(case: Case):

@@ -6,7 +6,9 @@ from eight classes, each with its own shape *and* its own texture (disc/concentr
 square/horizontal stripes, triangle/vertical stripes, ring/checkerboard, cross/diagonal stripes,
 star/rimmed solid, diamond/dots, bar/grid); the two colours of every instance are drawn from one
 palette shared by all classes, so a crop's class is recognisable from shape and texture but not
-from colour. About a third of the images contain two instances of one class whose boxes overlap
+from colour (with ``class_colours=True`` every class instead keeps its own colour pair,
+:data:`CLASS_COLOURS`: classes then differ by shape, texture *and* colour in otherwise identical
+scenes). About a third of the images contain two instances of one class whose boxes overlap
 (the "donut" case of thesis fig. 6.1), and some contain tiny objects (box ≤ 2% of the image) that
 the sg2im preprocessing drops. Objects occlude earlier ones; every instance mask is the exact set
 of its visible pixels, and no object keeps less than half of its drawn pixels.
@@ -152,12 +154,17 @@ class _Drawn:
     main: bool  # counted object (False: tiny distractor)
 
 
+#: Palette indices of each thing class's two colours under ``class_colours`` (by class order).
+CLASS_COLOURS = ((0, 7), (1, 8), (2, 5), (3, 7), (4, 8), (5, 2), (6, 7), (7, 0))
+
+
 def _draw_thing(
     cls: ThingClass,
     centre: tuple[float, float],
     half: float,
     rng: np.random.Generator,
     size: int,
+    class_colours: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mask and colours of one thing instance on a ``size × size`` canvas."""
     aspect = rng.uniform(0.85, 1.15)
@@ -170,6 +177,8 @@ def _draw_thing(
     mask = np.zeros((size, size), dtype=bool)
     colours = np.zeros((size, size, 3), dtype=np.float32)
     a, b = rng.choice(len(PALETTE), size=2, replace=False)
+    if class_colours:  # the random draw stays, so the scenes are otherwise the same
+        a, b = CLASS_COLOURS[THINGS.index(cls)]
     if x1 <= x0 or y1 <= y0:
         return mask, colours
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
@@ -266,17 +275,19 @@ class SceneSample:
     counted: int
 
 
-def render_scene(seed: Sequence[int], size: int) -> SceneSample:
+def render_scene(seed: Sequence[int], size: int, class_colours: bool = False) -> SceneSample:
     """Render one scene from the seed sequence ``seed`` on a ``size × size`` canvas."""
     rng = np.random.default_rng(list(seed))
     for _ in range(100):
-        sample = _try_scene(rng, size)
+        sample = _try_scene(rng, size, class_colours)
         if sample is not None:
             return sample
     raise RuntimeError("could not place the objects of a scene")  # pragma: no cover
 
 
-def _try_scene(rng: np.random.Generator, size: int) -> SceneSample | None:
+def _try_scene(
+    rng: np.random.Generator, size: int, class_colours: bool = False
+) -> SceneSample | None:
     stuff_classes, regions = _stuff_regions(rng, size)
     n_things = int(rng.integers(1, 8 - len(stuff_classes) + 1))
     donut = n_things >= 2 and rng.random() < DONUT_PROB
@@ -299,7 +310,7 @@ def _try_scene(rng: np.random.Generator, size: int) -> SceneSample | None:
                 centre = (pc[0] + reach * math.cos(angle), pc[1] + reach * math.sin(angle))
             else:
                 centre = tuple(rng.uniform(0.6 * half, size - 0.6 * half, 2))
-            mask, colours = _draw_thing(cls, centre, half, rng, size)
+            mask, colours = _draw_thing(cls, centre, half, rng, size, class_colours)
             if _accept(mask, owner, drawn, MIN_AREA):
                 owner[mask] = len(drawn)
                 drawn.append(_Drawn(cls.id, mask, colours, True))
@@ -313,7 +324,7 @@ def _try_scene(rng: np.random.Generator, size: int) -> SceneSample | None:
         cls = THINGS[int(rng.integers(len(THINGS)))]
         half = rng.uniform(0.045, 0.06) * size
         centre = tuple(rng.uniform(half, size - half, 2))
-        mask, colours = _draw_thing(cls, centre, half, rng, size)
+        mask, colours = _draw_thing(cls, centre, half, rng, size, class_colours)
         mask &= owner < 0
         if mask.sum() >= 4 and _box_area(mask) <= MIN_AREA:
             owner[mask] = len(drawn)
@@ -381,12 +392,13 @@ class _Job:
     seed: int
     size: int
     items: tuple[tuple[int, str], ...]  # (image index, output path)
+    class_colours: bool = False
 
 
 def _render_chunk(job: _Job) -> list[tuple[list[dict], list[dict], bool, int]]:
     out = []
     for index, path in job.items:
-        sample = render_scene((job.seed, 1, index), job.size)
+        sample = render_scene((job.seed, 1, index), job.size, job.class_colours)
         Image.fromarray(sample.image).save(path, format="PNG", compress_level=1)
         things = [_annotation(a, iscrowd=0, rle=False) for a in sample.things]
         stuff = [_annotation(a, iscrowd=0, rle=True) for a in sample.stuff]
@@ -441,13 +453,15 @@ def synth_layout(
     workers: int = 1,
     progress: bool = True,
     overwrite: bool = False,
+    class_colours: bool = False,
 ) -> SynthLayoutInfo:
     """Write ``images`` synthetic scenes in the COCO-Stuff 2017 layout into ``out``.
 
     ``round(val_fraction · images)`` (at least 3) go to ``val2017``, the rest to ``train2017``.
     Same arguments ⇒ identical files (each image has its own seed, so ``workers`` does not
     change the output). Files are written under ``out/.tmp-synth-layout-*`` and renamed into
-    place at the end; a non-empty ``out`` is refused unless ``overwrite``.
+    place at the end; a non-empty ``out`` is refused unless ``overwrite``. ``class_colours``:
+    each thing class keeps its own colours (see the module docstring).
     """
     _check_args(seed, images, image_size, val_fraction, workers)
     out = Path(out)
@@ -467,11 +481,19 @@ def synth_layout(
                 image_id = _image_id(index)
                 path = tmp / f"{split}2017" / f"{image_id:012d}.png"
                 items.append((index, split, str(path), image_id))
-        results = _render_all(seed, image_size, [(i, p) for i, _, p, _ in items], workers, progress)
+        results = _render_all(
+            seed, image_size, [(i, p) for i, _, p, _ in items], workers, progress, class_colours
+        )
         _write_annotations(tmp, items, results, image_size)
         write_json(
             tmp / "synth_layout.json",
-            {"seed": seed, "images": images, "image_size": image_size, "split_images": counts},
+            {
+                "seed": seed,
+                "images": images,
+                "image_size": image_size,
+                "split_images": counts,
+                "class_colours": class_colours,
+            },
         )
         move_into_place(tmp, out, _OURS)
     finally:
@@ -497,10 +519,18 @@ def _image_id(index: int) -> int:
 
 
 def _render_all(
-    seed: int, size: int, items: list[tuple[int, str]], workers: int, progress: bool
+    seed: int,
+    size: int,
+    items: list[tuple[int, str]],
+    workers: int,
+    progress: bool,
+    class_colours: bool = False,
 ) -> list[tuple[list[dict], list[dict], bool, int]]:
     chunk = max(1, min(64, math.ceil(len(items) / (4 * workers))))
-    jobs = [_Job(seed, size, tuple(items[i : i + chunk])) for i in range(0, len(items), chunk)]
+    jobs = [
+        _Job(seed, size, tuple(items[i : i + chunk]), class_colours)
+        for i in range(0, len(items), chunk)
+    ]
     from tqdm.auto import tqdm
 
     results: list[tuple[list[dict], list[dict], bool, int]] = []
