@@ -303,7 +303,7 @@ def load_perceptual(cfg: GANRunConfig) -> nn.Module | None:
     from lococo.ocgan.perceptual import build_perceptual
 
     return build_perceptual(
-        cfg.loss.perceptual, cfg.loss.perceptual_weights, key="loss.perceptual_weights"
+        cfg.loss.perceptual, cfg.loss.perceptual_weights, key="loss.perceptual"
     )
 
 
