@@ -80,3 +80,45 @@ def cached(key: str, compute: Callable[[], T]) -> T:
 
 def clear_cache() -> None:
     _CACHE.clear()
+
+
+#: Per-cell keys of the untrained baseline -> the measure they are a baseline of.
+BASELINE_KEYS = {
+    "top1_untrained": "top1",
+    "parts_f1_untrained": "parts_f1",
+    "tre_ratio_untrained": "tre_ratio",
+}
+UNTRAINED_MODEL = "untrained"
+
+
+def untrained_row(results: dict[str, Any]) -> dict[str, Any]:
+    """The untrained-encoder measures of a run's ``results.json`` (absent ones left out)."""
+    zsl, analysis = results.get("zsl") or {}, results.get("analysis") or {}
+    row = {"top1_untrained": zsl.get("top1_untrained")}
+    row["parts_f1_untrained"] = analysis.get("parts_f1_untrained")
+    row["tre_ratio_untrained"] = analysis.get("tre_ratio_untrained")
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def untrained_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary rows (model ``untrained``, one per encoder) of a study's cell rows: the
+    baselines under the names of the measures they are baselines of, mean ± std over seeds.
+    Cells of one encoder and seed share their initial weights, so each seed counts once."""
+    from lococo.study.stats import summarize_groups
+
+    by_seed: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        values = {m: row[k] for k, m in BASELINE_KEYS.items() if row.get(k) is not None}
+        if values:
+            entry = by_seed.setdefault((row["encoder"], row["seed"]), {})
+            for key, value in values.items():
+                entry.setdefault(key, value)
+    flat = [
+        {"model": UNTRAINED_MODEL, "local_loss": "none", "encoder": e, "seed": s, **v}
+        for (e, s), v in sorted(by_seed.items())
+    ]
+    chance = {row["encoder"]: row.get("chance") for row in rows}
+    out = summarize_groups(flat, ("model", "local_loss", "encoder"), tuple(BASELINE_KEYS.values()))
+    for row in out:
+        row["chance"] = chance.get(row["encoder"])
+    return out
