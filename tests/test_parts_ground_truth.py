@@ -101,3 +101,25 @@ def test_stride_cell_masks_are_far_sparser_than_receptive_field_masks():
 def test_cell_masks_reject_bad_rows():
     with pytest.raises(ValueError, match="point rows"):
         cell_masks(np.array([[3, 0, 1.0, 1.0]]), 2, 1, (4, 4), (5, 2, 0.5))
+
+
+def test_stacked_ground_truths_fit_like_separate_probes():
+    """Fitting two mask sets stacked along the parts dimension (as the analysis does for its
+    two ground truths) gives each part the F1 of its own separate fit."""
+    from lococo.metrics.parts import parts_f1
+
+    g = torch.Generator().manual_seed(0)
+    local = torch.randn(40, 6, 5, 5, generator=g)
+    a = local[:, :2] > 0.8  # parts readable from the features
+    b = (local[:, 2:4] + 0.5 * torch.randn(40, 2, 5, 5, generator=g)) > 1.0
+    train, test = slice(0, 30), slice(30, 40)
+    kw = dict(epochs=5, batch_size=128, seed=3)
+    joint = parts_f1(
+        local[train], torch.cat([a, b], 1)[train], local[test], torch.cat([a, b], 1)[test], **kw
+    )
+    alone_a = parts_f1(local[train], a[train], local[test], a[test], **kw)
+    alone_b = parts_f1(local[train], b[train], local[test], b[test], **kw)
+    np.testing.assert_allclose(
+        joint["per_part"], alone_a["per_part"] + alone_b["per_part"], atol=0.02
+    )
+    assert min(joint["per_part"][:2]) > 0.7  # readable parts are found

@@ -425,7 +425,12 @@ def parts_f1(
     logit is above 0; F1, precision and recall of each part are computed over ALL test
     positions of all images. Parts without a positive in train or test are NaN in
     ``per_part`` and left out of the means. Returns ``{"f1", "per_part", "precision",
-    "recall", "parts", "positive_rate"}`` (``positive_rate``: test positive share per part).
+    "recall", "per_part_precision", "per_part_recall", "parts", "positive_rate"}``
+    (``positive_rate``: test positive share per part).
+
+    Each part's probe is independent of the others' (own weights, own loss term, Adam's
+    per-parameter steps), so stacking the masks of several ground truths along the parts
+    dimension fits them all at the cost of one fit.
     """
     _check_pair(test_local, test_masks, "test")
     if train_local.shape[1] != test_local.shape[1] or train_masks.shape[1] != test_masks.shape[1]:
@@ -450,6 +455,8 @@ def parts_f1(
         "per_part": [float(v) for v in f1],
         "precision": _mean_valid(precision, valid),
         "recall": _mean_valid(recall, valid),
+        "per_part_precision": [float(v) for v in precision],
+        "per_part_recall": [float(v) for v in recall],
         "parts": names,
         "positive_rate": [float(v) for v in rate],
     }

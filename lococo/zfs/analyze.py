@@ -320,31 +320,41 @@ def _parts_f1(
             "parts_note": "no part annotations",
         }
     assert data.parts is not None
+    names = list(data.parts.names)
+    # one fit for both ground truths: the per-part probes are independent of each other
+    out = parts_f1(
+        train.maps["local"],
+        torch.cat([masks[gt][0] for gt in GROUND_TRUTHS], 1),
+        test.maps["local"],
+        torch.cat([masks[gt][1] for gt in GROUND_TRUTHS], 1),
+        epochs=a.probe_epochs,
+        lr=a.probe_lr,
+        seed=a.seed,
+        part_names=[f"{gt}:{name}" for gt in GROUND_TRUTHS for name in names],
+    )
     result: dict[str, Any] = {"parts_gt": a.parts_gt}
-    for gt in (a.parts_gt, *(g for g in GROUND_TRUTHS if g != a.parts_gt)):
-        out = parts_f1(
-            train.maps["local"],
-            masks[gt][0],
-            test.maps["local"],
-            masks[gt][1],
-            epochs=a.probe_epochs,
-            lr=a.probe_lr,
-            seed=a.seed,
-            part_names=data.parts.names,
-        )
-        result[f"parts_f1_{gt}"] = _finite(out["f1"])
+    for k, gt in enumerate(GROUND_TRUTHS):
+        part = slice(k * len(names), (k + 1) * len(names))
+        f1 = np.array(out["per_part"][part], dtype=np.float64)
+        result[f"parts_f1_{gt}"] = _nanmean(f1)
         if gt == a.parts_gt:
-            per_part = zip(out["parts"], (_finite(v) for v in out["per_part"]), strict=True)
             result.update(
                 {
-                    "parts_f1": _finite(out["f1"]),
-                    "parts_f1_per_part": dict(per_part),
-                    "parts_precision": _finite(out["precision"]),
-                    "parts_recall": _finite(out["recall"]),
-                    "parts_positive_rate": _finite(float(np.nanmean(out["positive_rate"]))),
+                    "parts_f1": _nanmean(f1),
+                    "parts_f1_per_part": {n: _finite(v) for n, v in zip(names, f1, strict=True)},
+                    "parts_precision": _nanmean(out["per_part_precision"][part]),
+                    "parts_recall": _nanmean(out["per_part_recall"][part]),
+                    "parts_positive_rate": _nanmean(out["positive_rate"][part]),
                 }
             )
     return result
+
+
+def _nanmean(values: Any) -> float | None:
+    """Mean of the finite ``values`` (``None`` when there is none)."""
+    array = np.asarray(values, dtype=np.float64)
+    finite = array[np.isfinite(array)]
+    return float(finite.mean()) if finite.size else None
 
 
 def _mi_heatmaps(
