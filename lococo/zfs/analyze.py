@@ -259,8 +259,9 @@ def _untrained_measures(
         "tre_ratio_untrained": tre.get("tre_ratio"),
     }
     parts = _parts_f1(data, train, test, masks, cfg)
-    out.update({f"{k}_untrained": v for k, v in parts.items() if k.startswith("parts_f1")})
-    out.pop("parts_f1_per_part_untrained", None)
+    for key, value in parts.items():  # parts_f1 -> parts_f1_untrained, parts_f1_<gt> -> ..._<gt>
+        if key.startswith("parts_f1") and key != "parts_f1_per_part":
+            out[key.replace("parts_f1", "parts_f1_untrained", 1)] = value
     return out
 
 
