@@ -21,7 +21,7 @@ class SynthSize:
     unseen: int
     images_per_class: int
     image_size: int
-    preset: str = "realistic"  # synth_zsl preset (docs/zfs_locality.md says why this one)
+    preset: str = "simple"  # synth_zsl preset (docs/zfs_locality.md says why this one)
 
 
 #: Synthetic ZSL data per profile: the quick one is sized for a 2-core CPU.
