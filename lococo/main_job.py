@@ -23,6 +23,7 @@ class SynthSize:
     unseen: int
     images_per_class: int
     image_size: int
+    preset: str = "simple"  # synth_zsl preset (docs/zfs_locality.md says why this one)
 
 
 #: Synthetic ZSL data per profile: the quick one is sized for a 2-core CPU.
@@ -46,6 +47,7 @@ def zsl_data(out: Path, profile: str, seed: int, progress: bool) -> Path:
             unseen=size.unseen,
             images_per_class=size.images_per_class,
             image_size=size.image_size,
+            preset=size.preset,
             overwrite=True,
             progress=progress,
         )

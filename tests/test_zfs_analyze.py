@@ -29,6 +29,12 @@ REQUIRED = (
     "parts_ratio_corr_ssim",
     "zsl_avg_repr",
     "zsl_avg_pred",
+    "parts_f1_receptive_field",
+    "parts_f1_stride_cell",
+    "parts_f1_untrained",
+    "parts_f1_untrained_receptive_field",
+    "parts_f1_untrained_stride_cell",
+    "tre_ratio_untrained",
 )
 
 
@@ -54,6 +60,10 @@ def _check_analysis(analysis: dict, run: Path) -> None:
     for key in REQUIRED:
         assert key in analysis, key
     assert 0.0 <= analysis["parts_f1"] <= 1.0
+    gt = analysis["parts_gt"]
+    assert analysis["parts_f1"] == analysis[f"parts_f1_{gt}"]
+    assert analysis["parts_f1_untrained"] == analysis[f"parts_f1_untrained_{gt}"]
+    assert analysis["parts_f1_untrained"] != analysis["parts_f1"]  # another encoder's probes
     assert len(analysis["parts_f1_per_part"]) == 15
     assert analysis["tre_ratio"] == pytest.approx(analysis["tre"] / analysis["tre_random"])
     assert analysis["tre_random"] == analysis["tre_random_class"]  # the class-level control

@@ -22,6 +22,13 @@ def register(sub: Any) -> None:
     zsl.add_argument("--unseen", type=int, default=10, help="unseen (test) classes (default 10)")
     zsl.add_argument("--images-per-class", type=int, default=40)
     zsl.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
+    zsl.add_argument(
+        "--preset",
+        choices=("simple", "realistic"),
+        default="simple",
+        help="simple: the original birds (bit-identical for a seed); realistic: textures, "
+        "part-like clutter, articulation, occlusion, habitats, noisier attributes",
+    )
     zsl.add_argument("--workers", type=int, default=2, help="parallel writer threads")
     zsl.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     zsl.add_argument("--no-progress", action="store_true")
@@ -94,6 +101,7 @@ def _synth_zsl(args: argparse.Namespace) -> int:
             workers=args.workers,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            preset=args.preset,
         )
     except ValueError as err:
         raise LococoError(str(err)) from None

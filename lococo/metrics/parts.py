@@ -1,11 +1,20 @@
 """Parts location probes on frozen local features (thesis 4.4.2, app. A.6).
 
-Ground truth: every visible worker click of a part becomes a ``square``-pixel square (original
-image pixels) centred on the click; the squares are mapped through the resize (aspect not kept)
-and the centre crop into the encoder's input coordinates (:func:`click_boxes`), then a local
-position is positive for a part when one of the part's boxes overlaps its receptive field
-(:func:`part_masks`). One linear probe per part reads each position's feature vector
-(:func:`fit_parts_probe`); :func:`parts_f1` reports its F1 over all test positions.
+Two ground-truth definitions (:data:`GROUND_TRUTHS`), both from the visible worker clicks:
+
+* ``receptive_field`` (thesis A.6): every click becomes a ``square``-pixel square (original
+  image pixels) centred on it, mapped through the resize (aspect not kept) and the centre crop
+  into the encoder's input coordinates (:func:`click_boxes`); a local position is positive for
+  a part when one of the part's boxes overlaps its receptive field (:func:`part_masks`). When
+  the receptive field covers a large share of the input (small images) most positions are
+  positive for every part, and even random features score well.
+* ``stride_cell``: a position is positive when a click falls inside its own stride cell, the
+  ``jump × jump`` input square centred on the position that tiles the input without overlap
+  (:func:`click_points`, :func:`cell_masks`). The positive density is then about one position
+  per click whatever the receptive field, as with the thesis' 14×14 map on CUB.
+
+One linear probe per part reads each position's feature vector (:func:`fit_parts_probe`);
+:func:`parts_f1` reports its F1 over all test positions.
 
 Coordinates are pixel-index coordinates, as in :mod:`lococo.nn.encoders`: pixel ``i`` is
 centred at ``i`` and covers ``[i - 0.5, i + 0.5]``, so an input of side ``S`` spans
@@ -24,16 +33,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
+    "GROUND_TRUTHS",
     "PartsProbe",
     "binary_counts",
     "binary_f1",
+    "cell_masks",
     "click_boxes",
+    "click_points",
     "fit_parts_probe",
     "part_masks",
     "parts_f1",
 ]
 
 Field = tuple[float, float, float]
+#: The ground-truth definitions of parts F1 (see the module docstring).
+GROUND_TRUTHS = ("receptive_field", "stride_cell")
 CHUNK_ELEMENTS = 1 << 22  # elements per chunk of the mask and feature passes
 
 
@@ -105,6 +119,59 @@ def click_boxes(
     y1 = np.clip(_to_input(y + half, scale_y, offset), low, high)
     boxes = np.column_stack([rows, clicks[:, 1], x0, y0, x1, y1]).astype(np.float64)
     return boxes[(x1 > x0) & (y1 > y0)]
+
+
+def click_points(
+    clicks: np.ndarray,
+    image_sizes: np.ndarray,
+    image_size: int,
+    crop: int,
+    images: np.ndarray | None = None,
+) -> np.ndarray:
+    """``K×4`` points ``(row, part, x, y)`` of the visible clicks in crop coordinates.
+
+    The click centres of :func:`click_boxes` (same resize, crop offset and ``row``); clicks
+    falling outside the crop ``[-0.5, crop - 0.5)`` are dropped.
+    """
+    boxes = click_boxes(clicks, image_sizes, image_size, crop, square=1e-6, images=images)
+    x = (boxes[:, 2] + boxes[:, 4]) / 2
+    y = (boxes[:, 3] + boxes[:, 5]) / 2
+    inside = (x >= -0.5) & (x < crop - 0.5) & (y >= -0.5) & (y < crop - 0.5)
+    return np.column_stack([boxes[:, 0], boxes[:, 1], x, y])[inside]
+
+
+def _cell_index(coord: np.ndarray, field: Field) -> np.ndarray:
+    """Unit whose stride cell ``[c - jump/2, c + jump/2)``, ``c = start + k·jump``, holds
+    ``coord``."""
+    _, jump, start = field
+    return np.floor((coord - start + jump / 2) / jump).astype(np.int64)
+
+
+def cell_masks(
+    points: np.ndarray,
+    num_images: int,
+    num_parts: int,
+    grid: tuple[int, int],
+    receptive_field: tuple[int, float, float] | tuple[tuple, tuple],
+) -> Tensor:
+    """Bool ``N×P×H×W``: True where a point of part ``p`` in image ``n`` lies in the stride cell
+    of position ``(h, w)`` (the ``stride_cell`` ground truth).
+
+    ``points`` are :func:`click_points` rows; ``receptive_field`` as for :func:`part_masks`
+    (only ``jump`` and ``start`` matter). Points in no cell of the grid are ignored.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 4)
+    height, width = (int(g) for g in grid)
+    rows_field, cols_field = _axis_fields(receptive_field)
+    rows, parts = points[:, 0].astype(np.int64), points[:, 1].astype(np.int64)
+    _check_index(rows, num_images, "point rows")
+    _check_index(parts, num_parts, "point parts")
+    ys, xs = _cell_index(points[:, 3], rows_field), _cell_index(points[:, 2], cols_field)
+    keep = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+    out = torch.zeros(num_images, num_parts, height, width, dtype=torch.bool)
+    index = [torch.from_numpy(a[keep]) for a in (rows, parts, ys, xs)]
+    out[index[0], index[1], index[2], index[3]] = True
+    return out
 
 
 def _axis_fields(receptive_field: Sequence) -> tuple[Field, Field]:
@@ -358,7 +425,12 @@ def parts_f1(
     logit is above 0; F1, precision and recall of each part are computed over ALL test
     positions of all images. Parts without a positive in train or test are NaN in
     ``per_part`` and left out of the means. Returns ``{"f1", "per_part", "precision",
-    "recall", "parts", "positive_rate"}`` (``positive_rate``: test positive share per part).
+    "recall", "per_part_precision", "per_part_recall", "parts", "positive_rate"}``
+    (``positive_rate``: test positive share per part).
+
+    Each part's probe is independent of the others' (own weights, own loss term, Adam's
+    per-parameter steps), so stacking the masks of several ground truths along the parts
+    dimension fits them all at the cost of one fit.
     """
     _check_pair(test_local, test_masks, "test")
     if train_local.shape[1] != test_local.shape[1] or train_masks.shape[1] != test_masks.shape[1]:
@@ -383,6 +455,8 @@ def parts_f1(
         "per_part": [float(v) for v in f1],
         "precision": _mean_valid(precision, valid),
         "recall": _mean_valid(recall, valid),
+        "per_part_precision": [float(v) for v in precision],
+        "per_part_recall": [float(v) for v in recall],
         "parts": names,
         "positive_rate": [float(v) for v in rate],
     }

@@ -302,9 +302,7 @@ def load_perceptual(cfg: GANRunConfig) -> nn.Module | None:
         return None
     from lococo.ocgan.perceptual import build_perceptual
 
-    return build_perceptual(
-        cfg.loss.perceptual, cfg.loss.perceptual_weights, key="loss.perceptual"
-    )
+    return build_perceptual(cfg.loss.perceptual, cfg.loss.perceptual_weights, key="loss.perceptual")
 
 
 def load_run_config(run: RunDir) -> GANRunConfig:

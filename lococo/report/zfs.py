@@ -57,15 +57,22 @@ PRETRAIN_KEYS = (
     "fit_seconds",
     "resumed_from",
 )
-ZSL_KEYS = ("top1", "top1_sample", "chance", "seen", "unseen", "harmonic")
+ZSL_KEYS = ("top1", "top1_untrained", "top1_sample", "chance", "seen", "unseen", "harmonic")
 ANALYSIS_KEYS = (
     "parts_f1",
+    "parts_f1_untrained",
+    "parts_gt",
+    "parts_f1_receptive_field",
+    "parts_f1_untrained_receptive_field",
+    "parts_f1_stride_cell",
+    "parts_f1_untrained_stride_cell",
     "tre",
     "tre_random",
     "tre_ratio",
     "tre_random_class",
     "tre_random_image",
     "tre_ratio_image",
+    "tre_ratio_untrained",
     "parts_ratio_mean",
     "parts_ratio_corr_attr",
     "parts_ratio_corr_attr_p",
@@ -80,9 +87,12 @@ ANALYSIS_SKIP = ("figures",)  # the figures are shown from figures/*.png
 #: Metrics shown (mean ± std) in study tables when present, in this order.
 STUDY_METRICS = (
     "top1",
+    "top1_untrained",
     "harmonic",
     "parts_f1",
+    "parts_f1_untrained",
     "tre_ratio",
+    "tre_ratio_untrained",
     "zsl_avg_repr",
     "zsl_avg_pred",
     "zsl_small_avg_repr",
@@ -194,8 +204,12 @@ def present_metrics(rows: Sequence[Mapping[str, Any]], suffix: str = "_mean") ->
     return [m for m in STUDY_METRICS if any(r.get(f"{m}{suffix}") is not None for r in rows)]
 
 
-def summary_table(summary: Sequence[Mapping[str, Any]]) -> Table:
-    """One row per model × local loss × encoder: mean ± std over seeds."""
+def summary_table(
+    summary: Sequence[Mapping[str, Any]], untrained: Sequence[Mapping[str, Any]] = ()
+) -> Table:
+    """One row per model × local loss × encoder: mean ± std over seeds; then the ``untrained``
+    rows (the encoders at initialisation, :func:`lococo.zfs.untrained.untrained_summary`)."""
+    summary = [*summary, *untrained]
     metrics = present_metrics(summary)
     rows: list[list[Cell]] = [
         [fmt(r.get("model")), fmt(r.get("local_loss")), fmt(r.get("encoder")), fmt(r.get("seeds"))]
@@ -243,7 +257,7 @@ def claims_section(
 def study_sections(root: Path, results: Mapping[str, Any]) -> list[Section]:
     """Spec, summary, claims, figures and cells of a study in ``root``."""
     summary = results.get("summary") or []
-    blocks: list[Block] = [summary_table(summary)]
+    blocks: list[Block] = [summary_table(summary, results.get("untrained") or [])]
     chance = chance_paragraph(summary)
     if chance is not None:
         blocks.insert(0, chance)

@@ -177,8 +177,12 @@ def scatter_with_r(
     annotate: bool = True,
     fit_line: bool = True,
     facet: bool = False,
+    reference: Mapping[str, tuple[float, float]] | None = None,
 ) -> Figure:
     """Figs. 4.2 / 4.5: one point per model or cell, Pearson r and p in title and legend.
+
+    ``reference`` points (name -> (x, y), e.g. the untrained encoder) are drawn on every panel
+    as grey crosses with their name, and left out of r and the fit.
 
     ``groups`` colours and marks the points (local loss, dataset, ...); ``facet=True`` draws
     one panel per group, each with its own fit and r. ``fig.lococo_stats`` holds
@@ -202,6 +206,7 @@ def scatter_with_r(
         stats[str(panel)] = _scatter_panel(
             ax, xs[mask], ys[mask], sub_labels, sub_groups, annotate=annotate, fit=fit_line
         )
+        _reference_points(ax, reference)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         head = f"{panel}: " if facet else (f"{title}\n" if title else "")
@@ -212,6 +217,13 @@ def scatter_with_r(
         fig.suptitle(title)
     fig.lococo_stats = stats
     return fig
+
+
+def _reference_points(ax: Axes, reference: Mapping[str, tuple[float, float]] | None) -> None:
+    for name, (xr, yr) in (reference or {}).items():
+        if math.isfinite(xr) and math.isfinite(yr):
+            ax.scatter([xr], [yr], s=60, marker="x", color="0.4", zorder=4, label=name)
+            ax.annotate(name, (xr, yr), xytext=(3, -9), textcoords="offset points", fontsize=7)
 
 
 def _subsample(n: int, limit: int = MAX_SCATTER_POINTS) -> np.ndarray:

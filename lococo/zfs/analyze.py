@@ -3,7 +3,9 @@
 For any :class:`~lococo.nn.encoders.Encoder` (a lococo run's or a wrapped torchvision
 backbone) on a ZSL dataset this measures
 
-* parts F1 of linear probes on the local map (CUB-style part clicks only; 4.4.2, A.6),
+* parts F1 of linear probes on the local map (CUB-style part clicks only; 4.4.2, A.6), under
+  both ground-truth definitions of :mod:`lococo.metrics.parts` (``analysis.parts_gt`` names the
+  one reported as ``parts_f1``),
 * TRE and TRE ratio of the global features w.r.t. thresholded class attributes (4.4.4, A.8),
 * MI heatmaps of a DV statistics network, the parts ratio and its Pearson correlations with
   attribute cosine similarity and SSIM over image pairs (4.4.3, 4.5.2, A.3, A.4),
@@ -11,6 +13,8 @@ backbone) on a ZSL dataset this measures
   small and big receptive field (4.5.3, A.5),
 
 and stores them as the ``analysis`` section of ``results.json`` with figures in ``figures/``.
+Parts F1 and TRE ratio are also measured for the encoder at initialisation (same architecture
+and seed; :mod:`lococo.zfs.untrained`): ``parts_f1_untrained``, ``tre_ratio_untrained``.
 """
 
 from __future__ import annotations
@@ -77,8 +81,15 @@ def analyze(
     if backbone:
         spec = BackboneSpec(**backbone)
         encoder = spec.build(cfg.data.image_size)
-        return analyze_encoder(encoder, data, cfg, run, progress=progress, label=spec.name)
-    return analyze_encoder(load_encoder(run, cfg), data, cfg, run, progress=progress)
+        return analyze_encoder(
+            encoder, data, cfg, run, progress=progress, label=spec.name,
+            untrained=spec.untrained(cfg.data.image_size, cfg.seed),
+        )  # fmt: skip
+    from lococo.zfs.untrained import initial_encoder
+
+    return analyze_encoder(
+        load_encoder(run, cfg), data, cfg, run, progress=progress, untrained=initial_encoder(cfg)
+    )
 
 
 def model_label(cfg: ZFSConfig) -> str:
@@ -96,8 +107,11 @@ def analyze_encoder(
     *,
     progress: bool = True,
     label: str | None = None,
+    untrained: Encoder | None = None,
 ) -> dict[str, Any]:
-    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``."""
+    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``. With
+    ``untrained`` (the same architecture at initialisation) its parts F1 and TRE ratio are
+    stored too, as ``*_untrained``."""
     a = cfg.analysis
     torch.manual_seed(a.seed)
     device = _device(cfg)
@@ -127,8 +141,11 @@ def analyze_encoder(
         "images": {"train": len(train.indices), "test": len(test.indices)},
     }
     result.update(_tre(data, train, unseen, cfg))
-    masks = _part_masks(rf, data, cfg, (train, test))
-    result.update(_parts_f1(data, train, test, masks, cfg))
+    all_masks = _part_masks(rf, data, cfg, (train, test))
+    result.update(_parts_f1(data, train, test, all_masks, cfg))
+    if untrained is not None:
+        result.update(untrained_measures(untrained, data, cfg, all_masks, progress=progress))
+    masks = None if all_masks is None else all_masks["receptive_field"]
     locality, heatmaps = _mi_heatmaps(data, train, test, masks, cfg, progress)
     result.update(locality)
     result.update(_pooling(data, train, unseen, (small, big), cfg))
@@ -198,14 +215,71 @@ def _tre(data: ZSLData, train: FeatureSet, unseen: FeatureSet, cfg: ZFSConfig) -
     return {**out, "tre_threshold": threshold}
 
 
+def untrained_measures(
+    untrained: Encoder,
+    data: ZSLData,
+    cfg: ZFSConfig,
+    masks: dict[str, list[Tensor]] | None,
+    *,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Parts F1 (both ground truths) and TRE ratio of ``untrained`` on the images the trained
+    encoder was measured on, as ``*_untrained`` keys; computed once per process for the same
+    data, architecture, seed and analysis settings."""
+    from lococo.zfs.untrained import baseline_key, cached, fingerprint
+
+    def compute() -> dict[str, Any]:
+        with torch.random.fork_rng(devices=[]):  # the trained measures' RNG stream is kept
+            return _untrained_measures(untrained, data, cfg, masks, progress)
+
+    return dict(cached(baseline_key(cfg, "analysis", fingerprint(untrained)), compute))
+
+
+def _untrained_measures(
+    untrained: Encoder,
+    data: ZSLData,
+    cfg: ZFSConfig,
+    masks: dict[str, list[Tensor]] | None,
+    progress: bool,
+) -> dict[str, Any]:
+    a = cfg.analysis
+    torch.manual_seed(a.seed)
+    device = _device(cfg)
+    encoder = untrained.eval().to(device)
+    test_pool = np.concatenate([data.test_seen, data.test_unseen])
+    sets = []
+    for indices, name in (
+        (subsample(data.trainval, a.train_images, a.seed), "untrained features (train)"),
+        (subsample(test_pool, a.test_images, a.seed + 1), "untrained features (test)"),
+    ):
+        dataset = zsl_images(data, indices, cfg.data, train=False, progress=progress)
+        maps = extract_feature_maps(
+            encoder, dataset, ("local", "global"), progress=progress, desc=name
+        )
+        sets.append(FeatureSet(indices, maps))
+    train, test = sets
+    tre = _tre(data, train, _unseen_part(test, data), cfg)
+    out = {
+        "tre_untrained": tre.get("tre"),
+        "tre_random_untrained": tre.get("tre_random"),
+        "tre_ratio_untrained": tre.get("tre_ratio"),
+    }
+    parts = _parts_f1(data, train, test, masks, cfg)
+    for key, value in parts.items():  # parts_f1 -> parts_f1_untrained, parts_f1_<gt> -> ..._<gt>
+        if key.startswith("parts_f1") and key != "parts_f1_per_part":
+            out[key.replace("parts_f1", "parts_f1_untrained", 1)] = value
+    return out
+
+
 def _part_masks(
     rf: tuple[int, int, float] | None,
     data: ZSLData,
     cfg: ZFSConfig,
     sets: tuple[FeatureSet, ...],
-) -> list[Tensor] | None:
-    """``N×P×H×W`` visible-part masks on the local grid for every set (``None``: no parts)."""
-    from lococo.metrics.parts import click_boxes, part_masks
+) -> dict[str, list[Tensor]] | None:
+    """``N×P×H×W`` visible-part masks on the local grid for every set, per ground truth
+    (``receptive_field``, ``stride_cell``); ``None`` without part annotations."""
+    from lococo.metrics.parts import cell_masks, click_boxes, click_points, part_masks
 
     if data.parts is None or data.image_sizes is None or not len(data.parts.clicks):
         return None
@@ -214,8 +288,8 @@ def _part_masks(
             "the local map's receptive fields cannot be measured; parts F1 needs them"
         )
     grid = tuple(sets[0].maps["local"].shape[2:])
-    size = cfg.data.image_size
-    masks = []
+    size, parts = cfg.data.image_size, len(data.parts.names)
+    masks: dict[str, list[Tensor]] = {"receptive_field": [], "stride_cell": []}
     for s in sets:
         boxes = click_boxes(
             data.parts.clicks,
@@ -225,7 +299,11 @@ def _part_masks(
             square=cfg.analysis.parts_square,
             images=s.indices,
         )
-        masks.append(part_masks(boxes, len(s.indices), len(data.parts.names), grid, rf))
+        masks["receptive_field"].append(part_masks(boxes, len(s.indices), parts, grid, rf))
+        points = click_points(
+            data.parts.clicks, data.image_sizes, size, crop_size(size), images=s.indices
+        )
+        masks["stride_cell"].append(cell_masks(points, len(s.indices), parts, grid, rf))
     return masks
 
 
@@ -233,32 +311,57 @@ def _parts_f1(
     data: ZSLData,
     train: FeatureSet,
     test: FeatureSet,
-    masks: list[Tensor] | None,
+    masks: dict[str, list[Tensor]] | None,
     cfg: ZFSConfig,
 ) -> dict[str, Any]:
-    from lococo.metrics.parts import parts_f1
+    """Parts F1 under every ground truth (``parts_f1_<gt>``); ``parts_f1`` and the per-part,
+    precision and recall keys are those of ``analysis.parts_gt``."""
+    from lococo.metrics.parts import GROUND_TRUTHS, parts_f1
 
-    if masks is None:
-        return {"parts_f1": None, "parts_f1_per_part": None, "parts_note": "no part annotations"}
     a = cfg.analysis
+    if masks is None:
+        return {
+            "parts_f1": None,
+            **{f"parts_f1_{gt}": None for gt in GROUND_TRUTHS},
+            "parts_f1_per_part": None,
+            "parts_note": "no part annotations",
+        }
     assert data.parts is not None
+    names = list(data.parts.names)
+    # one fit for both ground truths: the per-part probes are independent of each other
     out = parts_f1(
         train.maps["local"],
-        masks[0],
+        torch.cat([masks[gt][0] for gt in GROUND_TRUTHS], 1),
         test.maps["local"],
-        masks[1],
+        torch.cat([masks[gt][1] for gt in GROUND_TRUTHS], 1),
         epochs=a.probe_epochs,
         lr=a.probe_lr,
         seed=a.seed,
-        part_names=data.parts.names,
+        part_names=[f"{gt}:{name}" for gt in GROUND_TRUTHS for name in names],
     )
-    per_part = dict(zip(out["parts"], (_finite(v) for v in out["per_part"]), strict=True))
-    return {
-        "parts_f1": _finite(out["f1"]),
-        "parts_f1_per_part": per_part,
-        "parts_precision": _finite(out["precision"]),
-        "parts_recall": _finite(out["recall"]),
-    }
+    result: dict[str, Any] = {"parts_gt": a.parts_gt}
+    for k, gt in enumerate(GROUND_TRUTHS):
+        part = slice(k * len(names), (k + 1) * len(names))
+        f1 = np.array(out["per_part"][part], dtype=np.float64)
+        result[f"parts_f1_{gt}"] = _nanmean(f1)
+        if gt == a.parts_gt:
+            result.update(
+                {
+                    "parts_f1": _nanmean(f1),
+                    "parts_f1_per_part": {n: _finite(v) for n, v in zip(names, f1, strict=True)},
+                    "parts_precision": _nanmean(out["per_part_precision"][part]),
+                    "parts_recall": _nanmean(out["per_part_recall"][part]),
+                    "parts_positive_rate": _nanmean(out["positive_rate"][part]),
+                }
+            )
+    return result
+
+
+def _nanmean(values: Any) -> float | None:
+    """Mean of the finite ``values`` (``None`` when there is none)."""
+    array = np.asarray(values, dtype=np.float64)
+    finite = array[np.isfinite(array)]
+    return float(finite.mean()) if finite.size else None
 
 
 def _mi_heatmaps(
@@ -464,17 +567,25 @@ class BackboneSpec:
     global_layer: str | None = None
     weights: str | None = None
 
-    def build(self, image_size: int) -> Encoder:
-        """The wrapped backbone for images resized to ``image_size`` (centre-cropped)."""
+    def build(self, image_size: int, *, untrained: bool = False) -> Encoder:
+        """The wrapped backbone for images resized to ``image_size`` (centre-cropped); with
+        ``untrained`` at its random initialisation (input normalised as with the weights)."""
         from lococo.zfs.backbone import torchvision_backbone
 
         return torchvision_backbone(
             self.name,
             self.local_layer,
             input_size=crop_size(image_size),
-            weights=self.weights,
+            weights=None if untrained else self.weights,
             global_layer=self.global_layer,
+            imagenet_input=self.weights is not None,
         )
+
+    def untrained(self, image_size: int, seed: int) -> Encoder:
+        """The backbone at a random initialisation drawn after seeding torch with ``seed``."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.build(image_size, untrained=True)
 
 
 def analyze_backbone(
@@ -499,5 +610,8 @@ def analyze_backbone(
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_config({**to_dict(cfg), "meta": {**run_metadata(), "backbone": asdict(spec)}})
     run.write_result("backbone", {**asdict(spec), "weights_loaded": spec.weights is not None})
-    evaluate_encoder(encoder, data, cfg, run, progress=progress)
-    return run, analyze_encoder(encoder, data, cfg, run, progress=progress, label=spec.name)
+    untrained = spec.untrained(cfg.data.image_size, cfg.seed)
+    evaluate_encoder(encoder, data, cfg, run, progress=progress, untrained=untrained)
+    return run, analyze_encoder(
+        encoder, data, cfg, run, progress=progress, label=spec.name, untrained=untrained
+    )

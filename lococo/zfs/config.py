@@ -101,6 +101,9 @@ class AnalysisConfig:
     train_images: int = 4000
     test_images: int = 2000
     parts_square: float = 10.0  # side (original pixels) of the square at every worker click
+    # parts F1 ground truth reported as ``parts_f1`` (both are stored; lococo.metrics.parts):
+    # receptive_field (thesis A.6) or stride_cell (density independent of the field size)
+    parts_gt: Literal["receptive_field", "stride_cell"] = "receptive_field"
     probe_epochs: int = 30
     probe_lr: float = 5e-2
     critic_dim: int = 256

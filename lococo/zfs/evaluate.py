@@ -177,9 +177,12 @@ def evaluate(
     cfg = load_run_config(run, overrides)
     encoder, source = trained_encoder(run, cfg, allow_unfinished=allow_unfinished)
     data = load_zsl_for(cfg.data)
+    from lococo.zfs.untrained import initial_encoder
+
     return evaluate_encoder(
-        encoder, data, cfg, run, progress=progress, overrides=overrides, source=source
-    )
+        encoder, data, cfg, run, progress=progress, overrides=overrides,
+        source=source, untrained=initial_encoder(cfg),
+    )  # fmt: skip
 
 
 def evaluate_encoder(
@@ -191,9 +194,33 @@ def evaluate_encoder(
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
     source: EncoderSource | None = None,
+    untrained: Encoder | None = None,
 ) -> dict[str, Any]:
     """Zero-shot evaluation of any frozen ``encoder``'s global features; stored as ``zsl``
-    (with ``source``: the weights it came from)."""
+    (with ``source``: the weights it came from). With ``untrained`` (the architecture at
+    initialisation) its top-1 is ``top1_untrained``."""
+    result = zsl_measures(encoder, data, cfg, progress=progress)
+    if untrained is not None:
+        from lococo.zfs.untrained import baseline_key, cached, fingerprint
+
+        def baseline() -> float:
+            with torch.random.fork_rng(devices=[]):
+                return zsl_measures(untrained, data, cfg, progress=progress)["top1"]
+
+        result["top1_untrained"] = cached(
+            baseline_key(cfg, "zsl", fingerprint(untrained)), baseline
+        )
+    result["overrides"] = dict(overrides or {})
+    if source is not None:
+        result.update(source.as_result())
+    run.write_result("zsl", result)
+    return result
+
+
+def zsl_measures(
+    encoder: Encoder, data: ZSLData, cfg: ZFSConfig, *, progress: bool = True
+) -> dict[str, Any]:
+    """Prototypical-network ZSL metrics of a frozen ``encoder`` (nothing is written)."""
     torch.manual_seed(cfg.seed)
 
     def feats(indices: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,8 +239,4 @@ def evaluate_encoder(
     net = fit_protonet(train[0], train[1], attributes, seen, z, seed=cfg.seed)
     result: dict[str, Any] = zsl_metrics(net, attributes, seen, unseen, seen_test, unseen_test)
     result["protonet"] = {"embed_dim": z.embed_dim, "epochs": z.epochs, "lr": z.lr}
-    result["overrides"] = dict(overrides or {})
-    if source is not None:
-        result.update(source.as_result())
-    run.write_result("zsl", result)
     return result

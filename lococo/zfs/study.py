@@ -35,6 +35,7 @@ from lococo.study.stats import summarize_groups
 from lococo.zfs.claims import evaluate_claims
 from lococo.zfs.config import CMDIM_BASES, LOCAL_LOSSES, METHODS, ZFSConfig, check_zfs_config
 from lococo.zfs.data import load_zsl_for
+from lococo.zfs.untrained import untrained_row, untrained_summary
 
 __all__ = ["LAUNCHERS", "Cell", "StudySpec", "grid", "parse_list", "run_study", "summarize"]
 METRICS = ("top1", "top1_sample", "seen", "unseen", "harmonic")
@@ -281,18 +282,21 @@ def write_summary(spec: StudySpec, cells: Sequence[Cell], out: Path) -> dict[str
                 "chance": zsl["chance"],
                 **{m: zsl[m] for m in METRICS},
                 **analysis_row(results.get("analysis")),
+                **untrained_row(results),
             }
         )
     summary = summarize(rows)
     write_csv(out / "summary.csv", summary)
     write_csv(out / "cells.csv", rows)  # the per-seed values, for tests across seeds
+    untrained = untrained_summary(rows)  # the encoders at initialisation, beside the summary
     dataset = str(spec.overrides.get("data.format", "cub"))
-    figures = study_figures(out, rows, summary, dataset) if rows else []
+    figures = study_figures(out, rows, summary, dataset, untrained) if rows else []
     result = {
         "study": {**asdict(spec), "cells": len(cells)},
         "cells": rows,
         "summary": summary,
         "claims": [c.as_dict() for c in evaluate_claims(rows, summary)],
+        "untrained": untrained,
         "figures": figures,
     }
     write_json(out / "results.json", result)
@@ -311,9 +315,13 @@ def analysis_row(analysis: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def study_figures(
-    out: Path, rows: list[dict[str, Any]], summary: list[dict[str, Any]], dataset: str
+    out: Path,
+    rows: list[dict[str, Any]],
+    summary: list[dict[str, Any]],
+    dataset: str,
+    untrained: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """Draw the thesis' study figures (figs. 4.2–4.6, A.4, A.5); returns their relative paths."""
     from lococo.zfs.study_figures import draw_study_figures
 
-    return draw_study_figures(out, rows, summary, dataset)
+    return draw_study_figures(out, rows, summary, dataset, untrained=untrained)

@@ -29,15 +29,25 @@ def _has(rows: Sequence[Row], metric: str) -> list[Row]:
 
 
 def draw_study_figures(
-    out: Path, rows: list[Row], summary: list[Row], dataset: str = "cub"
+    out: Path,
+    rows: list[Row],
+    summary: list[Row],
+    dataset: str = "cub",
+    *,
+    untrained: list[Row] | None = None,
 ) -> list[str]:
-    """Write every figure the study's measures allow into ``out/figures``; return their paths."""
+    """Write every figure the study's measures allow into ``out/figures``; return their paths.
+    ``untrained`` summary rows (:func:`lococo.zfs.untrained.untrained_summary`) are drawn as
+    reference points on the parts F1 and TRE ratio scatters, outside the correlation."""
     from lococo.viz.common import save_figure
 
+    base = untrained or []
     drawers: dict[str, Callable[[], Any]] = {
-        "parts_f1_vs_zsl.png": lambda: _scatter(summary, "parts_f1", "parts F1 (fig. 4.2)"),
+        "parts_f1_vs_zsl.png": lambda: _scatter(
+            summary, "parts_f1", "parts F1 (fig. 4.2)", untrained=base
+        ),
         "tre_ratio_vs_zsl.png": lambda: _scatter(
-            summary, "tre_ratio", "TRE ratio (fig. 4.5)", dataset=dataset
+            summary, "tre_ratio", "TRE ratio (fig. 4.5)", dataset=dataset, untrained=base
         ),
         "local_loss_gain.png": lambda: _local_loss_gain(summary),
         "avg_repr_vs_avg_pred.png": lambda: _paired(
@@ -66,12 +76,22 @@ def draw_study_figures(
     return written
 
 
-def _scatter(summary: list[Row], metric: str, xlabel: str, dataset: str | None = None) -> Any:
+def _scatter(
+    summary: list[Row],
+    metric: str,
+    xlabel: str,
+    dataset: str | None = None,
+    untrained: Sequence[Row] = (),
+) -> Any:
     from lococo.viz.zfs import scatter_with_r
 
     rows = _has(summary, metric)
     if len(rows) < 2:
         return None
+    reference = {
+        label(r).replace("untrained", "untrained encoder"): (_value(r, metric), _value(r, "top1"))
+        for r in _has(list(untrained), metric)
+    }
     groups = [dataset] * len(rows) if dataset else [r["local_loss"] for r in rows]
     return scatter_with_r(
         [_value(r, metric) for r in rows],
@@ -82,6 +102,7 @@ def _scatter(summary: list[Row], metric: str, xlabel: str, dataset: str | None =
         ylabel="ZSL top-1 (unseen classes)",
         title=f"{xlabel.split(' (')[0]} vs zero-shot accuracy",
         facet=dataset is not None,
+        reference=reference,
     )
 
 

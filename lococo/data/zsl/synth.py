@@ -21,6 +21,11 @@ Output layout under ``out`` (the real on-disk formats, so the CUB and xlsa17 rea
                                         trainclasses1.txt, valclasses1.txt
     synth_zsl.json                      the generator's parameters (not part of the real formats)
 
+Presets (``preset=``): ``simple`` is the original generator, kept bit-identical so that old numbers
+can be re-made; ``realistic`` (:mod:`lococo.data.zsl.synth_realistic`) adds textured surfaces,
+palette-coloured and part-like clutter, articulation, occlusion, class-correlated habitats and
+attributes that are noisy or not visible for some images.
+
 ``res101.mat`` holds ``image_files`` (absolute paths with the foreign prefix of the real file) and
 ``labels`` but no ResNet-101 ``features``: readers must compute features from the images.
 """
@@ -69,6 +74,7 @@ PART_NAMES: tuple[str, ...] = (
     "throat",
 )
 CERTAINTIES: tuple[str, ...] = ("not visible", "guessing", "probably", "definitely")
+PRESETS: tuple[str, ...] = ("simple", "realistic")
 FOREIGN_PREFIX = "/BS/Deep_Fragments/work/MSc/CUB_200_2011/CUB_200_2011/images/"
 JPEG_QUALITY = 90
 _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
@@ -750,10 +756,14 @@ class _Job:
     image_size: int
     groups: tuple[AttributeGroup, ...]
     items: tuple[tuple[int, tuple[int, ...], str], ...]  # (image index, combo, output path)
+    preset: str = "simple"
+    habitats: tuple[int, ...] = ()  # per item: the habitat index of its class (realistic)
 
 
 def _render_chunk(job: _Job) -> list[tuple[np.ndarray, tuple[float, ...], np.ndarray, np.ndarray]]:
     """Render and save a chunk; return per image (parts, box, attributes, clicks)."""
+    if job.preset == "realistic":
+        return _render_chunk_realistic(job)
     out = []
     for index, combo, path in job.items:
         values = {g.name: g.values[v] for g, v in zip(job.groups, combo, strict=True)}
@@ -761,6 +771,25 @@ def _render_chunk(job: _Job) -> list[tuple[np.ndarray, tuple[float, ...], np.nda
         img.save(path, format="JPEG", quality=JPEG_QUALITY)
         rng = np.random.default_rng([job.seed, 2, index])
         attrs = image_attributes(job.groups, combo, rng)
+        clicks = worker_clicks(ann.parts, ann.pose.unit, job.image_size, rng)
+        out.append((np.round(ann.parts), ann.box, attrs, clicks))
+    return out
+
+
+def _render_chunk_realistic(job: _Job) -> list[tuple]:
+    from lococo.data.zsl import synth_realistic as real
+
+    out = []
+    for (index, combo, path), habitat in zip(job.items, job.habitats, strict=True):
+        values = {g.name: g.values[v] for g, v in zip(job.groups, combo, strict=True)}
+        seq = np.random.SeedSequence([job.seed, 1, index])
+        scene = real.image_habitat(
+            habitat, np.random.default_rng([job.seed, 6, index]), real.REALISTIC
+        )
+        img, ann = real.render_bird(values, seq, job.image_size, habitat=scene)
+        img.save(path, format="JPEG", quality=JPEG_QUALITY)
+        rng = np.random.default_rng([job.seed, 2, index])
+        attrs = real.image_attributes(job.groups, combo, ann.parts, rng)
         clicks = worker_clicks(ann.parts, ann.pose.unit, job.image_size, rng)
         out.append((np.round(ann.parts), ann.box, attrs, clicks))
     return out
@@ -778,8 +807,12 @@ def synth_zsl(
     workers: int = 1,
     progress: bool = True,
     overwrite: bool = False,
+    preset: str = "simple",
 ) -> SynthZSLInfo:
     """Write a compositional-birds ZSL dataset in the CUB-200-2011 + xlsa17 formats into ``out``.
+
+    ``preset`` is one of :data:`PRESETS` (see the module docstring); ``simple`` writes exactly
+    what earlier versions wrote for the same arguments.
 
     Same arguments ⇒ identical files (images are seeded one by one, so ``workers`` does not
     change the output). The dataset is written under ``out/.tmp-synth-zsl-*`` and renamed into
@@ -787,6 +820,8 @@ def synth_zsl(
     """
     groups = normalise_groups(groups)
     _check_args(seed, classes, unseen, images_per_class, image_size, workers)
+    if preset not in PRESETS:
+        raise SynthArgumentError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     out = Path(out)
     check_output_dir(out, overwrite, _TMP_PREFIX)
     start = time.perf_counter()
@@ -799,9 +834,11 @@ def synth_zsl(
         labels = np.repeat(np.arange(classes), images_per_class)
         files = _image_files(names, images_per_class)
         layout.make_dirs(names)
+        habitats = _habitats(preset, classes, seed)
         results = _render_all(
-            seed, image_size, groups, combos, labels, files, layout, workers, progress
-        )
+            seed, image_size, groups, combos, labels, files, layout, workers, progress,
+            preset=preset, habitats=habitats,
+        )  # fmt: skip
         attribute_names = [a for g in groups for a in g.attribute_names()]
         _write_cub(layout, names, labels, files, results, groups, attribute_names, seed)
         original_att = _class_continuous(results, labels, classes)
@@ -818,6 +855,11 @@ def synth_zsl(
             seen_classes=seen_ids.tolist(),
             unseen_classes=unseen_ids.tolist(),
         )
+        if preset != "simple":  # the simple preset's manifest stays as it always was
+            from lococo.data.zsl.synth_realistic import HABITATS
+
+            manifest["preset"] = preset
+            manifest["class_habitats"] = [HABITATS[int(h)] for h in habitats]
         write_json(tmp / "synth_zsl.json", manifest)
         move_into_place(tmp, out, _OURS)
     finally:
@@ -901,6 +943,15 @@ def _image_files(names: Sequence[str], per_class: int) -> list[str]:
     return files
 
 
+def _habitats(preset: str, classes: int, seed: int) -> np.ndarray:
+    """Each class's habitat index (realistic preset), else an empty array."""
+    if preset != "realistic":
+        return np.zeros(0, dtype=np.int64)
+    from lococo.data.zsl.synth_realistic import class_habitats
+
+    return class_habitats(classes, np.random.default_rng([seed, 5]))
+
+
 def _render_all(
     seed: int,
     image_size: int,
@@ -911,14 +962,29 @@ def _render_all(
     layout: _Layout,
     workers: int,
     progress: bool,
+    *,
+    preset: str = "simple",
+    habitats: np.ndarray | None = None,
 ) -> list[tuple]:
     items = [
         (i, tuple(int(v) for v in combos[labels[i]]), str(layout.cub / "images" / f))
         for i, f in enumerate(files)
     ]
     chunk = max(1, min(64, math.ceil(len(items) / (4 * workers))))
+    per_item = (
+        tuple(int(habitats[labels[i]]) for i in range(len(items)))
+        if habitats is not None and len(habitats)
+        else ()
+    )
     jobs = [
-        _Job(seed, image_size, groups, tuple(items[i : i + chunk]))
+        _Job(
+            seed,
+            image_size,
+            groups,
+            tuple(items[i : i + chunk]),
+            preset,
+            per_item[i : i + chunk] if per_item else (),
+        )
         for i in range(0, len(items), chunk)
     ]
     bar = _progress(len(items), progress)
