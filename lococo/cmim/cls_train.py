@@ -26,6 +26,7 @@ from lococo.cmim.cls_config import ClsConfig
 from lococo.cmim.cls_losses import ClsLossWeights
 from lococo.cmim.cls_models import CMIMClassifier, ImageOnlyClassifier
 from lococo.config.loading import from_dict, to_dict
+from lococo.engine.resume import finished_result
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.errors import LococoError
@@ -261,11 +262,15 @@ def train_cls(
 ) -> dict[str, Any]:
     """Train ``cfg.method`` on the training patients' images (and reports for CMIM); returns
     (and stores as ``cmim_cls_train``) a summary. Evaluate with
-    :func:`lococo.cmim.cls_evaluate.evaluate_cls`."""
+    :func:`lococo.cmim.cls_evaluate.evaluate_cls`. Resuming a run that already finished
+    returns its stored summary (``already_finished``)."""
     from lococo.data.cxr.dataset import collate
     from lococo.data.cxr.splits import balanced_sampler, read_splits, write_splits
 
     check_config(cfg)
+    run.check_writable()
+    if resume and (done := finished_result(run, TRAIN_SECTION, cfg, MODEL_FILE)):
+        return done
     splits_file = run.path / SPLITS_FILE
     saved = read_splits(splits_file) if resume and splits_file.exists() else None
     # validates the data (and the GloVe file for CMIM) before anything is written
