@@ -13,7 +13,6 @@ from typing import Any
 def train_cls_command(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     """Train one classification run (``--glove`` → ``data.glove``), then evaluate it."""
     from lococo.cmim.cls_config import ClsConfig
-    from lococo.cmim.cls_evaluate import evaluate_cls
     from lococo.cmim.cls_train import train_cls
     from lococo.config.loading import load_config
     from lococo.engine.resume import resume_config
@@ -46,14 +45,16 @@ def train_cls_command(args: argparse.Namespace, overrides: dict[str, Any]) -> in
         f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)"
     )
     if not args.no_evaluate:
-        print_cls(evaluate_cls(run.path, progress=progress))
+        evaluate_cls_command(str(run.path), {}, progress)
     return 0
 
 
 def evaluate_cls_command(run: str, overrides: dict[str, Any], progress: bool) -> dict[str, Any]:
+    from lococo.cli.main import showing_unsaved
     from lococo.cmim.cls_evaluate import evaluate_cls
 
-    result = evaluate_cls(run, overrides=overrides, progress=progress)
+    with showing_unsaved(print_cls):
+        result = evaluate_cls(run, overrides=overrides, progress=progress)
     print_cls(result)
     return result
 

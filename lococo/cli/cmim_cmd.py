@@ -31,7 +31,6 @@ class Task:
 
 def _train_seg(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     from lococo.cmim.seg_config import SegConfig
-    from lococo.cmim.seg_evaluate import evaluate_seg
     from lococo.cmim.seg_train import train_seg
     from lococo.config.loading import load_config
     from lococo.engine.resume import resume_config
@@ -62,14 +61,16 @@ def _train_seg(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)"
     )
     if not args.no_evaluate:
-        print_seg(evaluate_seg(run.path, progress=progress))
+        _evaluate_seg(str(run.path), {}, progress)
     return 0
 
 
 def _evaluate_seg(run: str, overrides: dict[str, Any], progress: bool) -> dict[str, Any]:
+    from lococo.cli.main import showing_unsaved
     from lococo.cmim.seg_evaluate import evaluate_seg
 
-    result = evaluate_seg(run, overrides=overrides, progress=progress)
+    with showing_unsaved(print_seg):
+        result = evaluate_seg(run, overrides=overrides, progress=progress)
     print_seg(result)
     return result
 

@@ -142,6 +142,7 @@ def evaluate_cls(
     from lococo.data.cxr.splits import read_splits
 
     run = RunDir(Path(run_path))
+    run.check_writable()  # refuse before computing, not after
     cfg = load_cls_config(run, overrides)
     splits_file = run.path / SPLITS_FILE
     if not splits_file.is_file():
@@ -169,9 +170,10 @@ def evaluate_cls(
         "macro = mean over classes with positive and negative test images",
         "predictions": PREDICTIONS_FILE,
     }
-    with atomic_open(run.path / PREDICTIONS_FILE, "wb") as handle:
+    result["overrides"] = dict(overrides or {})
+    with run.keeping_results(SECTION, result), atomic_open(run.path / PREDICTIONS_FILE, "wb") as f:
         np.savez_compressed(
-            handle,
+            f,
             scores=scores.astype(np.float32),
             labels=labels.astype(np.uint8),
             image_ids=np.array([s.image_id for s in test]),

@@ -90,6 +90,7 @@ def evaluate_seg(
     from lococo.cmim.seg_data import load_splits, test_volumes
 
     run = RunDir(Path(run_path))
+    run.check_writable()  # refuse before computing, not after
     cfg = load_seg_config(run, overrides)
     cases = load_splits(cfg)["test"]
     if not cases:
@@ -130,8 +131,10 @@ def evaluate_seg(
         "empty target: 1 if the prediction is empty, else 0 (BraTS)",
         "predictions": PREDICTIONS_FILE if overlays else None,
     }
+    result["overrides"] = dict(overrides or {})
     if overlays:
-        _save_overlays(run.path / PREDICTIONS_FILE, overlays, conditions)
+        with run.keeping_results("cmim_seg", result):
+            _save_overlays(run.path / PREDICTIONS_FILE, overlays, conditions)
     run.write_result("cmim_seg", result)
     return result
 

@@ -77,8 +77,11 @@ def analyze(
     if backbone:
         spec = BackboneSpec(**backbone)
         encoder = spec.build(cfg.data.image_size)
-        return analyze_encoder(encoder, data, cfg, run, progress=progress, label=spec.name)
-    return analyze_encoder(load_encoder(run, cfg), data, cfg, run, progress=progress)
+        return analyze_encoder(
+            encoder, data, cfg, run, progress=progress, label=spec.name, overrides=overrides
+        )
+    encoder = load_encoder(run, cfg)
+    return analyze_encoder(encoder, data, cfg, run, progress=progress, overrides=overrides)
 
 
 def model_label(cfg: ZFSConfig) -> str:
@@ -96,8 +99,10 @@ def analyze_encoder(
     *,
     progress: bool = True,
     label: str | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``."""
+    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run`` (with the
+    ``overrides`` of the run's config it was computed with)."""
     a = cfg.analysis
     torch.manual_seed(a.seed)
     device = _device(cfg)
@@ -132,8 +137,10 @@ def analyze_encoder(
     locality, heatmaps = _mi_heatmaps(data, train, test, masks, cfg, progress)
     result.update(locality)
     result.update(_pooling(data, train, unseen, (small, big), cfg))
-    _save_heatmaps(run, heatmaps)
-    result["figures"] = _figures(run, result, heatmaps)
+    result["overrides"] = dict(overrides or {})
+    with run.keeping_results("analysis", result):
+        _save_heatmaps(run, heatmaps)
+        result["figures"] = _figures(run, result, heatmaps)
     run.write_result("analysis", result)
     return result
 
