@@ -36,6 +36,7 @@ from lococo.cmim.cls_train import (
 from lococo.config.loading import apply_overrides, from_dict
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.run_dir import RunDir
+from lococo.engine.weights import load_state_dict
 from lococo.errors import LococoError
 from lococo.io import atomic_open
 
@@ -72,7 +73,7 @@ def load_cls_config(run: RunDir, overrides: dict[str, Any] | None = None) -> Cls
 def _state_dict(run: RunDir) -> dict[str, torch.Tensor]:
     weights = run.path / MODEL_FILE
     if weights.exists():
-        return torch.load(weights, map_location="cpu", weights_only=True)
+        return load_state_dict(weights, "model weights")
     if run.last_checkpoint.exists():
         full = load_checkpoint(run.last_checkpoint)["state_dict"]
         return {k.removeprefix("model."): v for k, v in full.items() if k.startswith("model.")}
