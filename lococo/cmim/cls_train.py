@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from lococo.cmim.cls_config import ClsConfig
 from lococo.cmim.cls_losses import ClsLossWeights
 from lococo.cmim.cls_models import CMIMClassifier, ImageOnlyClassifier
+from lococo.cmim.seg_train import EpochSlices
 from lococo.config.loading import from_dict, to_dict
 from lococo.engine.resume import finished_result
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
@@ -304,7 +305,11 @@ def train_cls(
         train_loader = DataLoader(train_set, shuffle=True, drop_last=drop_last, **loader_args)
     val_loader = DataLoader(val_set, shuffle=False, **loader_args) if val_set else None
     trainer = build_trainer(
-        run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress
+        run,
+        dict(cfg.trainer),
+        checkpoint_interval_s=cfg.checkpoint_interval_s,
+        callbacks=[EpochSlices()],  # the shifts of an epoch do not depend on a resume
+        progress=progress,
     )
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()
