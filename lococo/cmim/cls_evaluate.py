@@ -35,6 +35,7 @@ from lococo.cmim.cls_train import (
 )
 from lococo.config.loading import apply_overrides, from_dict
 from lococo.engine.callbacks import load_checkpoint
+from lococo.engine.device import compute_device
 from lococo.engine.run_dir import RunDir
 from lococo.engine.weights import load_state_dict
 from lococo.errors import LococoError
@@ -103,14 +104,15 @@ def load_image_classifier(run: RunDir, cfg: ClsConfig, num_classes: int) -> Imag
 def predict_scores(
     model: ImageOnlyClassifier, test_set: Any, batch_size: int, progress: bool = False
 ) -> np.ndarray:
-    """Sigmoid scores ``N×K`` from the images alone."""
+    """Sigmoid scores ``N×K`` from the images alone (on the model's device)."""
+    device = next(model.parameters()).device
     out = []
     for start in tqdm(
         range(0, len(test_set), batch_size), desc="evaluate", disable=not progress, leave=False
     ):
-        images = test_set.images[start : start + batch_size]
+        images = test_set.images[start : start + batch_size].to(device, non_blocking=True)
         out.append(torch.sigmoid(model.predict(images)).float())
-    return torch.cat(out).numpy()
+    return torch.cat(out).cpu().numpy()
 
 
 def auc_per_class(
@@ -153,6 +155,7 @@ def evaluate_cls(
     if not test:
         raise LococoError(f"{cfg.data.path}: no test images (raise data.test_fraction)")
     model = load_image_classifier(run, cfg, len(data.label_names))
+    model = model.to(compute_device(cfg.trainer))
     test_set = dataset(cfg, data, "test")
     scores = predict_scores(model, test_set, cfg.eval.batch_size, progress)
     labels = test_set.labels.numpy()

@@ -27,6 +27,7 @@ from lococo.cmim.cls_losses import ClsLossWeights
 from lococo.cmim.cls_models import CMIMClassifier, ImageOnlyClassifier
 from lococo.cmim.seg_train import EpochSlices
 from lococo.config.loading import from_dict, to_dict
+from lococo.engine.device import loader_options
 from lococo.engine.resume import finished_result
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
@@ -293,8 +294,7 @@ def train_cls(
         )
     loader_args: dict[str, Any] = {
         "batch_size": cfg.data.batch_size,
-        "num_workers": cfg.data.num_workers,
-        "persistent_workers": cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
         "collate_fn": collate,
     }
     drop_last = len(train_set) > cfg.data.batch_size

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from lococo.cmim.seg_config import SEG_MODALITIES, SegConfig
 from lococo.cmim.seg_models import MeanImputationModel, SegModel, build_seg_model, presence
 from lococo.config.loading import from_dict, to_dict
+from lococo.engine.device import loader_options
 from lococo.engine.resume import finished_result
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
@@ -135,8 +136,7 @@ def train_seg(
         module.model.set_means(modality_means(train_set))
     loader_args = {
         "batch_size": cfg.data.batch_size,
-        "num_workers": cfg.data.num_workers,
-        "persistent_workers": cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
     }
     train_loader = DataLoader(
         train_set, shuffle=True, drop_last=len(train_set) > cfg.data.batch_size, **loader_args

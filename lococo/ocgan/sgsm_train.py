@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from lococo.config.loading import from_dict, to_dict
 from lococo.data.layout.types import LayoutData
+from lococo.engine.device import loader_options
 from lococo.engine.resume import finished_result
 from lococo.engine.resume import resume_config as shared_resume_config
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
@@ -183,8 +184,7 @@ def pretrain_sgsm(
         batch_size=cfg.data.batch_size,
         shuffle=True,
         drop_last=len(train_set) > cfg.data.batch_size,
-        num_workers=cfg.data.num_workers,
-        persistent_workers=cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
     )
     trainer = build_trainer(
         run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress
