@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from test_kill_zfs import (
     _has,
+    _rewritten,
     _section,
     _temp_in,
     assert_nothing_truncated,
     assert_same_weights,
-    kill_when,
+    kill_chain,
     lococo,
     results_of,
     strip_timing,
@@ -47,12 +48,6 @@ POINTS: list[tuple[str, Callable[[Path, str], Callable[[], bool]]]] = [
     ("between-epochs", lambda run, section: _rewritten(run / "checkpoints" / "last.ckpt")),
     ("during-evaluation", lambda run, section: lambda: _section(run, section)),
 ]
-
-
-def _rewritten(path: Path) -> Callable[[], bool]:
-    """True once ``path`` is (re)written after this call."""
-    before = path.stat().st_mtime_ns if path.exists() else None
-    return lambda: path.exists() and path.stat().st_mtime_ns != before
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +82,8 @@ def test_killed_cmim_training_resumes_to_the_uninterrupted_result(task, request,
     reference, run = tmp_path / "reference", tmp_path / "killed"
     lococo(*args, "--out", str(reference))
     resume = ["cmim", "train", "--task", task, "--out", str(run), "--resume", "--no-progress"]
-    for i, (_point, ready) in enumerate(POINTS):
-        command = [*args, "--out", str(run)] if i == 0 else resume
-        kill_when(command, ready(run, train_section))
-        assert_nothing_truncated(run)
+    points = [lambda p=p: p(run, train_section) for _, p in POINTS]
+    kill_chain([*args, "--out", str(run)], resume, points)
     lococo(*resume)
     assert_nothing_truncated(run)
     assert not temp_files(run), temp_files(run)
