@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+from typing import Any
 
 
 class LococoError(Exception):
@@ -45,3 +47,39 @@ class Interrupted(BaseException):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+class ResultsNotSaved(LococoError):
+    """Computed results could not be written to ``results.json`` (it became unreadable, or the
+    run directory unwritable, while the command computed). ``value`` holds them, ``spare`` is
+    where they were saved instead (``None`` when nowhere could be written)."""
+
+    def __init__(self, problem: str, section: str, value: Any, spare: Path | None) -> None:
+        self.section = section
+        self.value = value
+        self.spare = spare
+        self.shown = False  # set once the command has printed ``value``
+        where = f"saved to {spare}" if spare else "printed above only (nowhere could be written)"
+        super().__init__(f"{problem}; the new '{section}' results were {where}")
+
+
+def describe_os_error(err: OSError) -> str:
+    """``PATH: problem`` for an error from the operating system."""
+    problems = {
+        errno.ENOSPC: "no space left on the device (disk full)",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "read-only file system",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.ENOTDIR: "a path component is a file, not a directory",
+        errno.EISDIR: "is a directory, not a file",
+        errno.EEXIST: "already exists",
+        errno.ENOENT: "no such file or directory",
+    }
+    problem = problems.get(err.errno or -1, err.strerror or str(err))
+    path = err.filename if err.filename is not None else None
+    if path is None:
+        return problem
+    where = f"{path} -> {err.filename2}" if err.filename2 is not None else str(path)
+    return f"{where}: {problem}"

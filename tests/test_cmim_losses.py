@@ -69,6 +69,16 @@ def test_same_case_slices_are_not_negatives():
     assert mask.tolist() == [[False, False, True], [False, False, True], [True, True, False]]
 
 
+def test_a_batch_from_one_case_contributes_zero_and_keeps_the_graph():
+    torch.manual_seed(2)
+    critic = ConcatConvCritic(2, 2, hidden=3)
+    a, b = torch.randn(4, 2, 2, 2), torch.randn(4, 2, 2, 2)
+    value = pair_mi(a, b, critic, "jsd", groups=torch.tensor([7, 7, 7, 7]))
+    assert value.item() == 0.0
+    value.backward()  # no negatives, nothing to contrast, but the step still runs
+    assert all(p.grad is not None for p in critic.parameters())
+
+
 def test_local_global_partner_uses_one_critic_per_modality():
     torch.manual_seed(1)
     maps = [torch.randn(3, 2, 2, 2) for _ in range(2)]

@@ -82,12 +82,17 @@ def _gone(pid: int) -> bool:
     return "\nState:\tZ" in status  # a zombie has exited already
 
 
+#: family -> options that keep ``lococo data synth FAMILY`` busy for a while
+SYNTH_SIZES = {"zsl": ["--images-per-class", "200"], "layout": ["--images", "20000"]}
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
-def test_killed_synth_leaves_no_writers_and_its_staging_folder_is_cleaned(tmp_path):
+@pytest.mark.parametrize("family", SYNTH_SIZES)
+def test_killed_synth_leaves_no_writers_and_its_staging_folder_is_cleaned(tmp_path, family):
     out = tmp_path / "synth"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    command = [sys.executable, "-m", "lococo", "data", "synth", "zsl", "--out", str(out)]
-    command += ["--workers", "2", "--images-per-class", "200", "--no-progress"]
+    command = [sys.executable, "-m", "lococo", "data", "synth", family, "--out", str(out)]
+    command += ["--workers", "2", *SYNTH_SIZES[family], "--no-progress"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 180
@@ -103,7 +108,8 @@ def test_killed_synth_leaves_no_writers_and_its_staging_folder_is_cleaned(tmp_pa
     while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert all(_gone(w) for w in workers)
-    leftovers = [p for p in out.iterdir() if p.name.startswith(".tmp-synth-zsl-")]
+    prefix = f".tmp-synth-{family}-"
+    leftovers = [p for p in out.iterdir() if p.name.startswith(prefix)]
     assert leftovers  # the killed run's staging folder ...
-    staging_dir(out, ".tmp-synth-zsl-")  # ... is removed when the next run starts
+    staging_dir(out, prefix)  # ... is removed when the next run starts
     assert not any(p.exists() for p in leftovers)

@@ -244,3 +244,77 @@ def test_os_error_lines(tmp_path):
     assert describe_os_error(full) == f"{tmp_path / 'x'}: no space left on the device (disk full)"
     denied = PermissionError(errno.EACCES, "Permission denied", "/ro/run")
     assert describe_os_error(denied) == "/ro/run: permission denied"
+
+
+ANALYZE_SMALL = [
+    "analysis.critic_steps=5",
+    "analysis.pairs=50",
+    "analysis.probe_epochs=1",
+    "analysis.tre_steps=5",
+    "analysis.train_images=30",
+    "analysis.test_images=30",
+    "zsl.epochs=1",
+]
+
+
+def _deny_writes_under(monkeypatch, root: Path) -> None:
+    """From now on every atomic write under ``root`` fails as in a read-only directory."""
+    import errno
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve().is_relative_to(root.resolve()):
+            raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr("lococo.io.tempfile.mkstemp", mkstemp)
+
+
+def test_evaluate_prints_and_keeps_results_when_results_json_breaks_meanwhile(
+    run_copy, monkeypatch, capsys
+):
+    import lococo.zfs.evaluate as zfs_evaluate
+
+    real = zfs_evaluate.fit_protonet
+
+    def fit_then_corrupt(*args, **kwargs):  # results.json breaks while the command computes
+        (run_copy / "results.json").write_text("{ broken")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zfs_evaluate, "fit_protonet", fit_then_corrupt)
+    assert main(["zfs", "evaluate", str(run_copy), "--no-progress", "zsl.epochs=2"]) == 1
+    out, err = capsys.readouterr()
+    spare = run_copy / "results.zsl.json"
+    assert err.count("\n") == 1 and str(spare) in err and "Traceback" not in err
+    saved = json.loads(spare.read_text())["zsl"]
+    assert f"{saved['top1']:.3f}" in out and f"{saved['harmonic']:.3f}" in out
+    assert (run_copy / "results.json").read_text() == "{ broken"  # left for the user to repair
+
+
+def test_analyze_prints_and_saves_aside_its_overridden_results_when_the_run_becomes_unwritable(
+    run_copy, monkeypatch, capsys
+):
+    import lococo.zfs.analyze as zfs_analyze
+
+    real = zfs_analyze._pooling
+
+    def pool_then_deny(*args, **kwargs):  # the run directory turns read-only mid-analysis
+        _deny_writes_under(monkeypatch, run_copy)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zfs_analyze, "_pooling", pool_then_deny)
+    before = (run_copy / "results.json").read_bytes()
+    args = ["zfs", "analyze", str(run_copy), "--no-progress", *ANALYZE_SMALL]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "permission denied" in err and "Traceback" not in err
+    spare = Path(err.split("results were saved to ")[1].strip())
+    assert spare.name.endswith("results.analysis.json") and not spare.is_relative_to(run_copy)
+    saved = json.loads(spare.read_text())["analysis"]
+    assert f"{saved['tre_ratio']:.3f}" in out  # the numbers were printed
+    overrides = dict(a.split("=") for a in ANALYZE_SMALL)  # and record their overrides
+    assert {k: str(v) for k, v in saved["overrides"].items()} == overrides
+    assert (run_copy / "results.json").read_bytes() == before
+    spare.unlink()

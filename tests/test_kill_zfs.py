@@ -139,14 +139,36 @@ def _section(run: Path, name: str) -> bool:
         return False
 
 
+def _rewritten(path: Path) -> Callable[[], bool]:
+    """True once ``path`` is (re)written after this call."""
+    before = path.stat().st_mtime_ns if path.exists() else None
+    return lambda: path.exists() and path.stat().st_mtime_ns != before
+
+
+def kill_chain(
+    start: list[str], resume: list[str], points: list[Callable[[], Callable[[], bool]]]
+) -> None:
+    """Run ``lococo *start`` and SIGKILL it at ``points[0]``, then ``lococo *resume`` killed at
+    ``points[1]``, and so on (each point's predicate is made just before its process starts);
+    every kill must leave no truncated file. The caller then resumes to the end.
+
+    One run killed at every point in turn hits each point once with about half the processes
+    of one fresh run per point; the points must come in the order one run meets them."""
+    for i, point in enumerate(points):
+        kill_when(start if i == 0 else resume, point())
+        assert_nothing_truncated(Path(start[start.index("--out") + 1]))
+
+
+# in the order one run meets them: killed while writing its first checkpoint, the next resume
+# starts over and is killed once that checkpoint exists (between epochs)
 PRETRAIN_POINTS: dict[str, Callable[[Path], Callable[[], bool]]] = {
     "before-first-checkpoint": lambda run: _has(run / "config.yaml"),
     "during-checkpoint-write": lambda run: _temp_in(run / "checkpoints"),
-    "between-epochs": lambda run: _has(run / "checkpoints" / "last.ckpt"),
-    "during-evaluation": lambda run: lambda: _section(run, "pretrain"),
+    "between-epochs": lambda run: _rewritten(run / "checkpoints" / "last.ckpt"),
     "during-final-weights-write": lambda run: (
         lambda: any(p.name.startswith(".encoder.pt") for p in temp_files(run))
     ),
+    "during-evaluation": lambda run: lambda: _section(run, "pretrain"),
 }
 
 
@@ -161,14 +183,12 @@ def pretrain_args(data: Path) -> list[str]:
     return ["zfs", "pretrain", "--data", str(data), "--evaluate", *FAST]
 
 
-@pytest.mark.parametrize("point", list(PRETRAIN_POINTS))
-def test_killed_pretraining_resumes_to_the_uninterrupted_result(
-    point, data, pretrain_reference, tmp_path
-):
-    reference, run = pretrain_reference, tmp_path / point
-    kill_when([*pretrain_args(data), "--out", str(run)], PRETRAIN_POINTS[point](run))
-    assert_nothing_truncated(run)
-    lococo("zfs", "pretrain", "--out", str(run), "--resume", "--evaluate", "--no-progress")
+def test_killed_pretraining_resumes_to_the_uninterrupted_result(data, pretrain_reference, tmp_path):
+    reference, run = pretrain_reference, tmp_path / "killed"
+    resume = ["zfs", "pretrain", "--out", str(run), "--resume", "--evaluate", "--no-progress"]
+    points = [lambda p=p: p(run) for p in PRETRAIN_POINTS.values()]
+    kill_chain([*pretrain_args(data), "--out", str(run)], resume, points)
+    lococo(*resume)
     assert_nothing_truncated(run)
     assert not temp_files(run), temp_files(run)
     assert_same_weights(reference / "encoder.pt", run / "encoder.pt")
@@ -186,6 +206,7 @@ def _any_cell(study: Path, test: Callable[[Path], bool]) -> Callable[[], bool]:
     return lambda: any(test(cell) for cell in _cells(study))
 
 
+# in the order one study meets them (see kill_chain)
 STUDY_POINTS: dict[str, Callable[[Path], Callable[[], bool]]] = {
     "before-first-checkpoint": lambda s: _any_cell(s, lambda c: True),
     "during-checkpoint-write": lambda s: _any_cell(
@@ -210,13 +231,12 @@ def study_reference(data, tmp_path_factory) -> Path:
     return reference
 
 
-@pytest.mark.parametrize("point", list(STUDY_POINTS))
-def test_killed_study_resumes_to_the_uninterrupted_result(point, data, study_reference, tmp_path):
-    reference, study = study_reference, tmp_path / point
-    args = study_args(data)
-    kill_when([*args, "--out", str(study)], STUDY_POINTS[point](study))
-    assert_nothing_truncated(study)
-    lococo(*args, "--out", str(study))  # the same command line continues a killed study
+def test_killed_study_resumes_to_the_uninterrupted_result(data, study_reference, tmp_path):
+    reference, study = study_reference, tmp_path / "killed"
+    command = [*study_args(data), "--out", str(study)]  # the same line continues a killed study
+    points = [lambda p=p: p(study) for p in STUDY_POINTS.values()]
+    kill_chain(command, command, points)
+    lococo(*command)
     assert_nothing_truncated(study)
     expected = strip_timing(results_of(reference))
     got = strip_timing(results_of(study))

@@ -284,9 +284,9 @@ def test_reused_run_directory_one_line(scenes, tmp_path, capsys):
     assert "not empty" in err and "--resume" in err
     resume = ["ocgan", "pretrain-sgsm", "--resume", "--out", str(run), "--no-progress"]
     err = _error(capsys, [*resume, "--data", str(tmp_path / "other")])
-    assert "data.path" in err and "config.yaml" in err and "choose a new --out" in err
+    assert "data.path" in err and "config.yaml" in err and "another --out" in err
     err = _error(capsys, [*resume, "gcn.layers=4"])
-    assert "gcn.layers=3" in err
+    assert "gcn.layers: 3 -> 4" in err
     err = _error(capsys, ["ocgan", "pretrain-sgsm", "--resume", "--out", str(tmp_path / "x")])
     assert "cannot resume" in err
 

@@ -13,9 +13,9 @@ from typing import Any
 def train_cls_command(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     """Train one classification run (``--glove`` → ``data.glove``), then evaluate it."""
     from lococo.cmim.cls_config import ClsConfig
-    from lococo.cmim.cls_evaluate import evaluate_cls, load_cls_config
     from lococo.cmim.cls_train import train_cls
     from lococo.config.loading import load_config
+    from lococo.engine.resume import resume_config
     from lococo.engine.run_dir import is_rank_zero, open_run
 
     if getattr(args, "glove", None):
@@ -26,7 +26,7 @@ def train_cls_command(args: argparse.Namespace, overrides: dict[str, Any]) -> in
         raise LococoError("--modality applies to --task seg only")
     run = open_run(args.out, resume=args.resume)
     if args.resume:
-        cfg = load_cls_config(run, overrides)
+        cfg = resume_config(run, ClsConfig, overrides, args.config)
     else:
         cfg = load_config(
             ClsConfig,
@@ -39,19 +39,22 @@ def train_cls_command(args: argparse.Namespace, overrides: dict[str, Any]) -> in
     result = train_cls(cfg, run, resume=args.resume, progress=progress)
     if not is_rank_zero():
         return 0
+    done = "already finished: " if result.get("already_finished") else ""
     print(
-        f"trained {result['method']} in {run.path} "
+        f"{done}trained {result['method']} in {run.path} "
         f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)"
     )
     if not args.no_evaluate:
-        print_cls(evaluate_cls(run.path, progress=progress))
+        evaluate_cls_command(str(run.path), {}, progress)
     return 0
 
 
 def evaluate_cls_command(run: str, overrides: dict[str, Any], progress: bool) -> dict[str, Any]:
+    from lococo.cli.main import showing_unsaved
     from lococo.cmim.cls_evaluate import evaluate_cls
 
-    result = evaluate_cls(run, overrides=overrides, progress=progress)
+    with showing_unsaved(print_cls):
+        result = evaluate_cls(run, overrides=overrides, progress=progress)
     print_cls(result)
     return result
 

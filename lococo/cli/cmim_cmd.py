@@ -31,9 +31,9 @@ class Task:
 
 def _train_seg(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     from lococo.cmim.seg_config import SegConfig
-    from lococo.cmim.seg_evaluate import evaluate_seg, load_seg_config
     from lococo.cmim.seg_train import train_seg
     from lococo.config.loading import load_config
+    from lococo.engine.resume import resume_config
     from lococo.engine.run_dir import is_rank_zero, open_run
     from lococo.engine.trainer import validate_trainer_config
 
@@ -41,7 +41,7 @@ def _train_seg(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         overrides["method.modality"] = args.modality
     run = open_run(args.out, resume=args.resume)
     if args.resume:
-        cfg = load_seg_config(run, overrides)
+        cfg = resume_config(run, SegConfig, overrides, args.config)
     else:
         cfg = load_config(
             SegConfig,
@@ -55,19 +55,22 @@ def _train_seg(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     result = train_seg(cfg, run, resume=args.resume, progress=progress)
     if not is_rank_zero():
         return 0
+    done = "already finished: " if result.get("already_finished") else ""
     print(
-        f"trained {result['method']} in {run.path} "
+        f"{done}trained {result['method']} in {run.path} "
         f"({result['epochs']} epochs, {result['fit_seconds']:.0f} s)"
     )
     if not args.no_evaluate:
-        print_seg(evaluate_seg(run.path, progress=progress))
+        _evaluate_seg(str(run.path), {}, progress)
     return 0
 
 
 def _evaluate_seg(run: str, overrides: dict[str, Any], progress: bool) -> dict[str, Any]:
+    from lococo.cli.main import showing_unsaved
     from lococo.cmim.seg_evaluate import evaluate_seg
 
-    result = evaluate_seg(run, overrides=overrides, progress=progress)
+    with showing_unsaved(print_seg):
+        result = evaluate_seg(run, overrides=overrides, progress=progress)
     print_seg(result)
     return result
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import errno
+import contextlib
+import json
 import logging
 import os
 import shlex
@@ -11,10 +12,17 @@ import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from lococo import __version__
-from lococo.errors import ConfigError, Interrupted, LococoError
+from lococo.errors import (
+    ConfigError,
+    Interrupted,
+    LococoError,
+    ResultsNotSaved,
+    describe_os_error,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,8 +117,23 @@ def _report(err: BaseException, args: argparse.Namespace, argv: Sequence[str] | 
     if isinstance(err, OSError):
         print(f"lococo: error: {describe_os_error(err)}", file=sys.stderr)
         return 1
+    if isinstance(err, ResultsNotSaved) and not err.shown:  # computed numbers are never lost
+        print(json.dumps({err.section: err.value}, indent=1, default=str), flush=True)
     print(f"lococo: error: {err}", file=sys.stderr)
     return 2 if isinstance(err, ConfigError) else 1
+
+
+@contextlib.contextmanager
+def showing_unsaved(printer: Callable[[Any], None]) -> Iterator[None]:
+    """Print results that could not be written (:class:`ResultsNotSaved`) with the command's
+    own ``printer`` before the error line (commands without one get them as JSON)."""
+    try:
+        yield
+    except ResultsNotSaved as err:
+        if not err.shown:
+            printer(err.value)
+            err.shown = True
+        raise
 
 
 def _resume_hint(err: Interrupted, args: argparse.Namespace, argv: Sequence[str] | None) -> str:
@@ -122,28 +145,6 @@ def _resume_hint(err: Interrupted, args: argparse.Namespace, argv: Sequence[str]
     where = f" at {err.where}" if err.where else ""
     command = " ".join(["lococo", *(shlex.quote(w) for w in words)])
     return f"{where}; checkpoint saved to {err.checkpoint}; continue with: {command}"
-
-
-def describe_os_error(err: OSError) -> str:
-    """``PATH: problem`` for an error from the operating system."""
-    problems = {
-        errno.ENOSPC: "no space left on the device (disk full)",
-        errno.EDQUOT: "disk quota exceeded",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "operation not permitted",
-        errno.EROFS: "read-only file system",
-        errno.ENAMETOOLONG: "file name too long",
-        errno.ENOTDIR: "a path component is a file, not a directory",
-        errno.EISDIR: "is a directory, not a file",
-        errno.EEXIST: "already exists",
-        errno.ENOENT: "no such file or directory",
-    }
-    problem = problems.get(err.errno or -1, err.strerror or str(err))
-    path = err.filename if err.filename is not None else None
-    if path is None:
-        return problem
-    where = f"{path} -> {err.filename2}" if err.filename2 is not None else str(path)
-    return f"{where}: {problem}"
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def _pretrain_sgsm(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, option)
     run = open_run(args.out, resume=args.resume)
     if args.resume:
-        cfg = resume_config(run, overrides)
+        cfg = resume_config(run, overrides, args.config)
     else:
         cfg = load_config(
             SGSMRunConfig,

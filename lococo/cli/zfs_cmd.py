@@ -164,18 +164,20 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from lococo.cli.main import showing_unsaved
     from lococo.cli.tables import print_zsl
     from lococo.config.loading import parse_overrides
     from lococo.engine.run_dir import RunDir
     from lococo.zfs.evaluate import evaluate
 
-    run = RunDir(_existing(args.run))
-    zsl = evaluate(
-        run,
-        parse_overrides(args.overrides),
-        progress=not args.no_progress,
-        allow_unfinished=args.allow_unfinished,
-    )
+    with showing_unsaved(print_zsl):
+        run = RunDir(_existing(args.run))
+        zsl = evaluate(
+            run,
+            parse_overrides(args.overrides),
+            progress=not args.no_progress,
+            allow_unfinished=args.allow_unfinished,
+        )
     print_zsl(zsl)
     print(weights_line(run.path, zsl))
     return 0
@@ -189,6 +191,7 @@ def weights_line(run: Any, zsl: dict[str, Any]) -> str:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from lococo.cli.main import showing_unsaved
     from lococo.cli.tables import print_analysis
     from lococo.config.loading import parse_overrides
     from lococo.engine.run_dir import RunDir
@@ -203,7 +206,8 @@ def _analyze(args: argparse.Namespace) -> int:
         if len(runs) != 1:
             raise LococoError("give one run directory, or --backbone NAME --data DIR --out RUN")
         run = RunDir(_existing(runs[0]))
-        result = analyze(run, overrides, progress=progress)
+        with showing_unsaved(print_analysis):
+            result = analyze(run, overrides, progress=progress)
     else:
         if runs:
             raise LococoError(f"--backbone analyses a new run in --out; unexpected {runs[0]!r}")
@@ -213,7 +217,10 @@ def _analyze(args: argparse.Namespace) -> int:
         if args.format:
             overrides["data.format"] = args.format
         spec = BackboneSpec(args.backbone, args.local_layer, args.global_layer, args.weights)
-        run, result = analyze_backbone(spec, args.out, args.profile, overrides, progress=progress)
+        with showing_unsaved(print_analysis):
+            run, result = analyze_backbone(
+                spec, args.out, args.profile, overrides, progress=progress
+            )
     print_analysis(result)
     html, _ = render_report(run.path)
     print(f"\nreport: {html}")

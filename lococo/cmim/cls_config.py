@@ -37,7 +37,7 @@ class ClsDataConfig:
     rebalance: bool = True
     shift: int = 0
     batch_size: int = 32
-    num_workers: int = 0
+    num_workers: int | None = None  # None: min(8, CPUs) on a GPU, 0 on the CPU
 
 
 @dataclass

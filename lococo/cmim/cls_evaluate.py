@@ -35,7 +35,9 @@ from lococo.cmim.cls_train import (
 )
 from lococo.config.loading import apply_overrides, from_dict
 from lococo.engine.callbacks import load_checkpoint
+from lococo.engine.device import compute_device
 from lococo.engine.run_dir import RunDir
+from lococo.engine.weights import load_state_dict
 from lococo.errors import LococoError
 from lococo.io import atomic_open
 
@@ -72,7 +74,7 @@ def load_cls_config(run: RunDir, overrides: dict[str, Any] | None = None) -> Cls
 def _state_dict(run: RunDir) -> dict[str, torch.Tensor]:
     weights = run.path / MODEL_FILE
     if weights.exists():
-        return torch.load(weights, map_location="cpu", weights_only=True)
+        return load_state_dict(weights, "model weights")
     if run.last_checkpoint.exists():
         full = load_checkpoint(run.last_checkpoint)["state_dict"]
         return {k.removeprefix("model."): v for k, v in full.items() if k.startswith("model.")}
@@ -102,14 +104,15 @@ def load_image_classifier(run: RunDir, cfg: ClsConfig, num_classes: int) -> Imag
 def predict_scores(
     model: ImageOnlyClassifier, test_set: Any, batch_size: int, progress: bool = False
 ) -> np.ndarray:
-    """Sigmoid scores ``N×K`` from the images alone."""
+    """Sigmoid scores ``N×K`` from the images alone (on the model's device)."""
+    device = next(model.parameters()).device
     out = []
     for start in tqdm(
         range(0, len(test_set), batch_size), desc="evaluate", disable=not progress, leave=False
     ):
-        images = test_set.images[start : start + batch_size]
+        images = test_set.images[start : start + batch_size].to(device, non_blocking=True)
         out.append(torch.sigmoid(model.predict(images)).float())
-    return torch.cat(out).numpy()
+    return torch.cat(out).cpu().numpy()
 
 
 def auc_per_class(
@@ -142,6 +145,7 @@ def evaluate_cls(
     from lococo.data.cxr.splits import read_splits
 
     run = RunDir(Path(run_path))
+    run.check_writable()  # refuse before computing, not after
     cfg = load_cls_config(run, overrides)
     splits_file = run.path / SPLITS_FILE
     if not splits_file.is_file():
@@ -151,6 +155,7 @@ def evaluate_cls(
     if not test:
         raise LococoError(f"{cfg.data.path}: no test images (raise data.test_fraction)")
     model = load_image_classifier(run, cfg, len(data.label_names))
+    model = model.to(compute_device(cfg.trainer))
     test_set = dataset(cfg, data, "test")
     scores = predict_scores(model, test_set, cfg.eval.batch_size, progress)
     labels = test_set.labels.numpy()
@@ -169,9 +174,10 @@ def evaluate_cls(
         "macro = mean over classes with positive and negative test images",
         "predictions": PREDICTIONS_FILE,
     }
-    with atomic_open(run.path / PREDICTIONS_FILE, "wb") as handle:
+    result["overrides"] = dict(overrides or {})
+    with run.keeping_results(SECTION, result), atomic_open(run.path / PREDICTIONS_FILE, "wb") as f:
         np.savez_compressed(
-            handle,
+            f,
             scores=scores.astype(np.float32),
             labels=labels.astype(np.uint8),
             image_ids=np.array([s.image_id for s in test]),

@@ -25,7 +25,10 @@ from torch.utils.data import DataLoader
 from lococo.cmim.cls_config import ClsConfig
 from lococo.cmim.cls_losses import ClsLossWeights
 from lococo.cmim.cls_models import CMIMClassifier, ImageOnlyClassifier
+from lococo.cmim.seg_train import EpochSlices
 from lococo.config.loading import from_dict, to_dict
+from lococo.engine.device import loader_options
+from lococo.engine.resume import finished_result
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.errors import LococoError
@@ -261,11 +264,15 @@ def train_cls(
 ) -> dict[str, Any]:
     """Train ``cfg.method`` on the training patients' images (and reports for CMIM); returns
     (and stores as ``cmim_cls_train``) a summary. Evaluate with
-    :func:`lococo.cmim.cls_evaluate.evaluate_cls`."""
+    :func:`lococo.cmim.cls_evaluate.evaluate_cls`. Resuming a run that already finished
+    returns its stored summary (``already_finished``)."""
     from lococo.data.cxr.dataset import collate
     from lococo.data.cxr.splits import balanced_sampler, read_splits, write_splits
 
     check_config(cfg)
+    run.check_writable()
+    if resume and (done := finished_result(run, TRAIN_SECTION, cfg, MODEL_FILE)):
+        return done
     splits_file = run.path / SPLITS_FILE
     saved = read_splits(splits_file) if resume and splits_file.exists() else None
     # validates the data (and the GloVe file for CMIM) before anything is written
@@ -287,8 +294,7 @@ def train_cls(
         )
     loader_args: dict[str, Any] = {
         "batch_size": cfg.data.batch_size,
-        "num_workers": cfg.data.num_workers,
-        "persistent_workers": cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
         "collate_fn": collate,
     }
     drop_last = len(train_set) > cfg.data.batch_size
@@ -299,7 +305,11 @@ def train_cls(
         train_loader = DataLoader(train_set, shuffle=True, drop_last=drop_last, **loader_args)
     val_loader = DataLoader(val_set, shuffle=False, **loader_args) if val_set else None
     trainer = build_trainer(
-        run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress
+        run,
+        dict(cfg.trainer),
+        checkpoint_interval_s=cfg.checkpoint_interval_s,
+        callbacks=[EpochSlices()],  # the shifts of an epoch do not depend on a resume
+        progress=progress,
     )
     ckpt = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     start = time.perf_counter()

@@ -78,10 +78,14 @@ def pair_mi(
     """``Î(A, B)`` from ``critic`` scores (eq. 8.3.1 for ``jsd``): a scalar to maximise.
 
     ``a``/``b``: ``B×C×*S`` maps (or one ``B×D`` vector); positives are ``(i, i)`` at each
-    position, negatives ``(i, j)`` with ``groups[i] != groups[j]`` (default ``i != j``).
+    position, negatives ``(i, j)`` with ``groups[i] != groups[j]`` (default ``i != j``). A batch
+    whose samples all share one group has no negative pair and nothing to contrast: its
+    estimate is 0 (kept in the graph, so the step still runs).
     """
     scores = critic(a, b)
     negatives = None if groups is None else negatives_excluding_groups(groups).to(scores.device)
+    if negatives is not None and not bool(negatives.any()):
+        return scores.sum() * 0.0
     return mi.estimate(scores, estimator, negative_mask=negatives)
 
 

@@ -28,7 +28,7 @@ class SegDataConfig:
     tumour_fraction: float = 0.7
     slices_per_epoch: int = 0
     batch_size: int = 16
-    num_workers: int = 0
+    num_workers: int | None = None  # None: min(8, CPUs) on a GPU, 0 on the CPU
 
 
 @dataclass

@@ -25,6 +25,7 @@ from lococo.cmim.seg_models import TEST_INPUTS, SegModel, build_seg_model, prese
 from lococo.cmim.seg_train import MODEL_FILE, pad_to_multiple
 from lococo.config.loading import apply_overrides, from_dict
 from lococo.engine.callbacks import load_checkpoint
+from lococo.engine.device import compute_device
 from lococo.engine.run_dir import RunDir
 from lococo.engine.weights import load_weights
 from lococo.errors import LococoError
@@ -70,14 +71,18 @@ def segment_volume(
     model: SegModel, image: np.ndarray, condition: str, batch_size: int, threshold: float
 ) -> np.ndarray:
     """Binary ``D×H×W`` prediction for a ``4×D×H×W`` volume, slice by slice along ``D``."""
+    device = next(model.parameters()).device
     slices = torch.from_numpy(np.ascontiguousarray(image.transpose(1, 0, 2, 3)))  # D×4×H×W
+    if device.type == "cuda":
+        slices = slices.pin_memory()
     h, w = slices.shape[-2:]
     out = []
     for start in range(0, slices.shape[0], batch_size):
-        x = pad_to_multiple(slices[start : start + batch_size].float(), model.downsampling)
-        logits = model(x, presence(condition, x.shape[0]))[:, 0, :h, :w]
+        x = slices[start : start + batch_size].to(device, non_blocking=True).float()
+        x = pad_to_multiple(x, model.downsampling)
+        logits = model(x, presence(condition, x.shape[0], device))[:, 0, :h, :w]
         out.append(torch.sigmoid(logits) > threshold)
-    return torch.cat(out).numpy()
+    return torch.cat(out).cpu().numpy()  # one copy back per volume
 
 
 def evaluate_seg(
@@ -90,11 +95,12 @@ def evaluate_seg(
     from lococo.cmim.seg_data import load_splits, test_volumes
 
     run = RunDir(Path(run_path))
+    run.check_writable()  # refuse before computing, not after
     cfg = load_seg_config(run, overrides)
     cases = load_splits(cfg)["test"]
     if not cases:
         raise LococoError(f"{cfg.data.path}: no test cases (raise data.test_fraction)")
-    model = load_seg_model(run, cfg)
+    model = load_seg_model(run, cfg).to(compute_device(cfg.trainer))
     torch.manual_seed(cfg.seed)
     conditions = [c for c in TEST_INPUTS if c in model.test_inputs]
     per_case: dict[str, dict[str, float]] = {c: {} for c in conditions}
@@ -130,8 +136,10 @@ def evaluate_seg(
         "empty target: 1 if the prediction is empty, else 0 (BraTS)",
         "predictions": PREDICTIONS_FILE if overlays else None,
     }
+    result["overrides"] = dict(overrides or {})
     if overlays:
-        _save_overlays(run.path / PREDICTIONS_FILE, overlays, conditions)
+        with run.keeping_results("cmim_seg", result):
+            _save_overlays(run.path / PREDICTIONS_FILE, overlays, conditions)
     run.write_result("cmim_seg", result)
     return result
 

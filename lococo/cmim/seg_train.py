@@ -21,6 +21,8 @@ from torch.utils.data import DataLoader, Dataset
 from lococo.cmim.seg_config import SEG_MODALITIES, SegConfig
 from lococo.cmim.seg_models import MeanImputationModel, SegModel, build_seg_model, presence
 from lococo.config.loading import from_dict, to_dict
+from lococo.engine.device import loader_options
+from lococo.engine.resume import finished_result
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.errors import ConfigError
@@ -114,9 +116,13 @@ def train_seg(
 ) -> dict[str, Any]:
     """Train ``cfg.method`` on the training cases' slices; returns (and stores as
     ``cmim_seg_train``) a summary of the fit. Evaluate with
-    :func:`lococo.cmim.seg_evaluate.evaluate_seg`."""
+    :func:`lococo.cmim.seg_evaluate.evaluate_seg`. Resuming a run that already finished
+    returns its stored summary (``already_finished``)."""
     from lococo.cmim.seg_data import load_splits, slice_dataset
 
+    run.check_writable()
+    if resume and (done := finished_result(run, "cmim_seg_train", cfg, MODEL_FILE)):
+        return done
     splits = load_splits(cfg)  # validates the data before anything is written
     if len(cfg.model.widths) < 2:
         raise ConfigError("model.widths needs at least two levels")
@@ -130,8 +136,7 @@ def train_seg(
         module.model.set_means(modality_means(train_set))
     loader_args = {
         "batch_size": cfg.data.batch_size,
-        "num_workers": cfg.data.num_workers,
-        "persistent_workers": cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
     }
     train_loader = DataLoader(
         train_set, shuffle=True, drop_last=len(train_set) > cfg.data.batch_size, **loader_args

@@ -19,15 +19,21 @@ T = TypeVar("T")
 
 
 def inside_root(
-    root: Path, relative: str | Sequence[str], source: str | Path, line: int | None = None
+    root: Path,
+    relative: str | Sequence[str],
+    source: str | Path,
+    line: int | None = None,
+    where: str = "",
 ) -> Path:
-    """``root / relative`` for a file name read from ``source``; a name that is absolute or
-    climbs out of ``root`` with ``..`` is refused (a dataset file never points outside it)."""
+    """``root / relative`` for a file name read from ``source`` (at ``line``, or at the key
+    ``where``); a name that is absolute or climbs out of ``root`` with ``..`` is refused (a
+    dataset file never points outside it)."""
     parts = [relative] if isinstance(relative, str) else list(relative)
     pieces = [p for part in parts for p in part.replace("\\", "/").split("/")]
     if (parts and (parts[0].startswith(("/", "\\")) or ":" in parts[0][:3])) or ".." in pieces:
         name = "/".join(parts)
-        raise DataError(source, f"file name {name!r} points outside the dataset folder", line)
+        at = f"{where}: " if where else ""
+        raise DataError(source, f"{at}file name {name!r} points outside the dataset folder", line)
     return root.joinpath(*parts)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from typing import Any
 import yaml
 
 from lococo import __version__
-from lococo.errors import DataError, LococoError
+from lococo.errors import DataError, LococoError, ResultsNotSaved, describe_os_error
 from lococo.io import atomic_open, read_json, remove_stale_temp_files, write_json
 
 _CORRUPT = "not valid JSON ({}); repair or move the file away, then re-run"
@@ -75,18 +78,46 @@ class RunDir:
 
     def write_result(self, section: str, value: Any) -> None:
         """Set one section of ``results.json`` (atomic, rank 0 only). When the file cannot be
-        read any more, the section is saved to ``results.<section>.json`` instead and the
-        error says where."""
+        read or the directory written any more, the section is saved to
+        ``results.<section>.json`` (in the run, else in the temporary folder) and
+        :class:`~lococo.errors.ResultsNotSaved` names that file and holds the results."""
         if not is_rank_zero():
             return
         try:
             data = self.read_results()
-        except LococoError as err:
-            spare = self.path / f"results.{section}.json"
-            write_json(spare, {section: value})
-            raise LococoError(f"{err}; the new '{section}' results were saved to {spare}") from None
-        data[section] = value
-        write_json(self.results, data)
+            data[section] = value
+            write_json(self.results, data)
+        except (LococoError, OSError) as err:
+            problem = describe_os_error(err) if isinstance(err, OSError) else str(err)
+            spare = self._save_aside(section, value)
+            raise ResultsNotSaved(problem, section, value, spare) from None
+
+    @contextlib.contextmanager
+    def keeping_results(self, section: str, value: Any) -> Iterator[None]:
+        """Write a command's side files (figures, arrays) inside this block: when one fails
+        with an OS error, ``value`` is still stored (``results.json``, else aside, see
+        :meth:`write_result`) and :class:`~lococo.errors.ResultsNotSaved` says where."""
+        try:
+            yield
+        except OSError as err:
+            try:
+                self.write_result(section, value)
+                kept: Path | None = self.results
+            except ResultsNotSaved as lost:
+                kept = lost.spare
+            raise ResultsNotSaved(describe_os_error(err), section, value, kept) from None
+
+    def _save_aside(self, section: str, value: Any) -> Path | None:
+        """Write ``{section: value}`` where it can be written; the path, or ``None``."""
+        name = f"results.{section}.json"
+        fallback = Path(tempfile.gettempdir()) / f"lococo-{self.path.name}-{os.getpid()}-{name}"
+        for spare in (self.path / name, fallback):
+            try:
+                write_json(spare, {section: value})
+                return spare
+            except OSError:
+                continue
+        return None
 
     def read_config(self) -> dict[str, Any]:
         if not self.config.exists():

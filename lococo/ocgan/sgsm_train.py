@@ -20,8 +20,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from lococo.config.loading import apply_overrides, from_dict, to_dict
+from lococo.config.loading import from_dict, to_dict
 from lococo.data.layout.types import LayoutData
+from lococo.engine.device import loader_options
+from lococo.engine.resume import finished_result
+from lococo.engine.resume import resume_config as shared_resume_config
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.engine.weights import load_weights
@@ -33,8 +36,6 @@ from lococo.ocgan.sgsm_losses import global_scores, local_scores
 
 SGSM_FILE = "sgsm.pt"
 ATTENTION_FIGURE = "sgsm_attention.png"
-#: Keys a resumed run may change (how long / how it runs, not what it learns).
-RESUMABLE_KEYS = ("trainer.max_epochs", "checkpoint_interval_s", "data.num_workers")
 
 
 class SGSMModule(L.LightningModule):
@@ -107,34 +108,12 @@ class MismatchedLayouts(torch.utils.data.Dataset):
         return item
 
 
-def resume_config(run: RunDir, requested: dict[str, Any]) -> SGSMRunConfig:
-    """The saved config of ``run`` with ``requested`` overrides; an override that would change
-    what the run learns (anything but :data:`RESUMABLE_KEYS`) is one error line."""
-    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-    base = from_dict(SGSMRunConfig, saved, str(run.config))
-    flat_saved = _flat(to_dict(base))
-    cfg = apply_overrides(base, requested, "override")
-    for key, value in _flat(to_dict(cfg)).items():
-        if key in RESUMABLE_KEYS or key.startswith("eval."):
-            continue
-        if flat_saved.get(key) != value:
-            raise LococoError(
-                f"{run.config}: this run was made with {key}={flat_saved.get(key)!r}, the "
-                f"command asks for {value!r}; resume with the same settings or choose a new --out"
-            )
-    return cfg
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k != "trainer":
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, dict):
-            out.update({f"{prefix}{k}.{kk}": vv for kk, vv in v.items()})
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+def resume_config(
+    run: RunDir, requested: dict[str, Any], config_file: str | None = None
+) -> SGSMRunConfig:
+    """The saved config of ``run`` for ``--resume``: a change of any setting is refused
+    (one line, exit 2), except a larger ``trainer.max_epochs`` (training longer)."""
+    return shared_resume_config(run, SGSMRunConfig, requested, config_file)
 
 
 def load_layout_for(cfg: SGSMRunConfig) -> LayoutData:
@@ -185,7 +164,11 @@ def layout_dataset(
 def pretrain_sgsm(
     cfg: SGSMRunConfig, run: RunDir, *, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
-    """Train the SGSM, evaluate retrieval, store ``sgsm.pt``, the figure and ``results.sgsm``."""
+    """Train the SGSM, evaluate retrieval, store ``sgsm.pt``, the figure and ``results.sgsm``.
+    Resuming a run that already finished returns its stored results (``already_finished``)."""
+    run.check_writable()
+    if resume and (done := finished_result(run, "sgsm", cfg, SGSM_FILE)):
+        return done
     data = load_layout_for(cfg)
     if cfg.sgsm.image_encoder == "inception_v3":
         build_image_encoder(cfg)  # fail on missing weights before anything is written
@@ -201,8 +184,7 @@ def pretrain_sgsm(
         batch_size=cfg.data.batch_size,
         shuffle=True,
         drop_last=len(train_set) > cfg.data.batch_size,
-        num_workers=cfg.data.num_workers,
-        persistent_workers=cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
     )
     trainer = build_trainer(
         run, dict(cfg.trainer), checkpoint_interval_s=cfg.checkpoint_interval_s, progress=progress

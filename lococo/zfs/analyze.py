@@ -82,14 +82,15 @@ def analyze(
         spec = BackboneSpec(**backbone)
         encoder = spec.build(cfg.data.image_size)
         return analyze_encoder(
-            encoder, data, cfg, run, progress=progress, label=spec.name,
+            encoder, data, cfg, run, progress=progress, label=spec.name, overrides=overrides,
             untrained=spec.untrained(cfg.data.image_size, cfg.seed),
         )  # fmt: skip
     from lococo.zfs.untrained import initial_encoder
 
     return analyze_encoder(
-        load_encoder(run, cfg), data, cfg, run, progress=progress, untrained=initial_encoder(cfg)
-    )
+        load_encoder(run, cfg), data, cfg, run, progress=progress, overrides=overrides,
+        untrained=initial_encoder(cfg),
+    )  # fmt: skip
 
 
 def model_label(cfg: ZFSConfig) -> str:
@@ -108,10 +109,12 @@ def analyze_encoder(
     progress: bool = True,
     label: str | None = None,
     untrained: Encoder | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run``. With
-    ``untrained`` (the same architecture at initialisation) its parts F1 and TRE ratio are
-    stored too, as ``*_untrained``."""
+    """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run`` (with the
+    ``overrides`` of the run's config it was computed with). With ``untrained`` (the same
+    architecture at initialisation) its parts F1 and TRE ratio are stored too, as
+    ``*_untrained``."""
     a = cfg.analysis
     torch.manual_seed(a.seed)
     device = _device(cfg)
@@ -149,8 +152,10 @@ def analyze_encoder(
     locality, heatmaps = _mi_heatmaps(data, train, test, masks, cfg, progress)
     result.update(locality)
     result.update(_pooling(data, train, unseen, (small, big), cfg))
-    _save_heatmaps(run, heatmaps)
-    result["figures"] = _figures(run, result, heatmaps)
+    result["overrides"] = dict(overrides or {})
+    with run.keeping_results("analysis", result):
+        _save_heatmaps(run, heatmaps)
+        result["figures"] = _figures(run, result, heatmaps)
     run.write_result("analysis", result)
     return result
 

@@ -22,9 +22,9 @@ def extract_global_features(
     encoder.eval()
     device = next(encoder.parameters()).device
     feats, targets = [], []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(dataset, batch_size=batch_size, pin_memory=device.type == "cuda")
     for images, target, _ in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        feats.append(encoder(images.to(device)).global_.float().cpu())
+        feats.append(encoder(images.to(device, non_blocking=True)).global_.float().cpu())
         targets.append(target)
     return torch.cat(feats), torch.cat(targets)
 
@@ -49,9 +49,9 @@ def extract_feature_maps(
     out: dict[str, list[torch.Tensor]] = {name: [] for name in (*stages, "targets")}
     if keep_images:
         out["images"] = []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(dataset, batch_size=batch_size, pin_memory=device.type == "cuda")
     for images, target, _ in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        feats = encoder.features(images.to(device))
+        feats = encoder.features(images.to(device, non_blocking=True))
         for name in stages:
             out[name].append(feats[name].float().cpu())
         out["targets"].append(target)

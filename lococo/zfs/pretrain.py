@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from lococo.config.loading import to_dict
 from lococo.data.zsl.images import ZSLImageDataset
 from lococo.data.zsl.types import ZSLData
+from lococo.engine.device import loader_options
 from lococo.engine.run_dir import RunDir, is_rank_zero, run_metadata
 from lococo.engine.trainer import build_trainer
 from lococo.engine.weights import load_weights, save_weights
@@ -74,8 +75,7 @@ def pretrain(
     )
     loader_args = {
         "batch_size": cfg.data.batch_size,
-        "num_workers": cfg.data.num_workers,
-        "persistent_workers": cfg.data.num_workers > 0,
+        **loader_options(cfg.data.num_workers, cfg.trainer),
     }
     module = build_method(cfg, data)
     train_data = training_dataset(module, train_set)

@@ -288,6 +288,18 @@ LAYOUT_CASES = [
          lambda r: _drop_h5(r / "val.h5", "object_boxes")),
     Case("vg-vocab-json-corrupt", "vg", check("vg"), ("vocab.json",),
          lambda r: (r / "vocab.json").write_text("{'object_idx_to_name': ")),
+    Case("coco-file-name-escapes-root", "coco", check("coco-stuff"),
+         ("instances_train2017.json", "images[0].file_name", "outside the dataset folder"),
+         lambda r: _coco_ann(r, _file_name("../../secret.png"))),
+    Case("coco-file-name-absolute", "coco", check("coco-stuff"),
+         ("instances_train2017.json", "images[0].file_name", "outside the dataset folder"),
+         lambda r: _coco_ann(r, _file_name("/etc/secret.png"))),
+    Case("vg-image-path-escapes-root", "vg", check("vg"),
+         ("train.h5", "image_paths[", "outside the dataset folder"),
+         lambda r: _vg_paths(r / "train.h5", "../../secret.jpg")),
+    Case("vg-image-path-absolute", "vg", check("vg"),
+         ("train.h5", "image_paths[", "outside the dataset folder"),
+         lambda r: _vg_paths(r / "train.h5", "/etc/secret.jpg")),
 ]
 # fmt: on
 
@@ -332,6 +344,21 @@ def _drop_h5(path: Path, key: str) -> None:
         del f[key]
 
 
+def _file_name(name: str) -> Callable[[dict], None]:
+    def edit(payload: dict) -> None:
+        payload["images"][0]["file_name"] = name
+
+    return edit
+
+
+def _vg_paths(path: Path, name: str) -> None:
+    """Every ``image_paths`` entry of an sg2im h5 file set to ``name``."""
+    with h5py.File(path, "a") as f:
+        n = len(f["image_paths"])
+        del f["image_paths"]
+        f.create_dataset("image_paths", data=[name.encode()] * n)
+
+
 # ---------------------------------------------------------------- CMIM / MRI, Open-I
 
 
@@ -355,8 +382,21 @@ MRI_CASES = [
          lambda r: b.truncate(r / "dataset.json", 0.5)),
     Case("decathlon-dataset-json-no-modality", "decathlon", check("decathlon"),
          ("dataset.json", "modality"), lambda r: _dataset_json(r, lambda p: p.pop("modality"))),
-    Case("decathlon-image-escapes-root", "decathlon", check("decathlon"), ("dataset.json",),
+    Case("decathlon-image-escapes-root", "decathlon", check("decathlon"),
+         ("dataset.json", "'training'[0].image", "outside the dataset folder"),
          lambda r: _dataset_json(r, _escape_decathlon)),
+    Case("decathlon-label-absolute", "decathlon", check("decathlon"),
+         ("dataset.json", "'training'[1].label", "outside the dataset folder"),
+         lambda r: _dataset_json(r, _absolute_decathlon_label)),
+    Case("brats2015-mha-data-file-escapes-root", "brats2015", check("brats2015"),
+         (".mha", "ElementDataFile", "outside the dataset folder"),
+         lambda r: b.first(r, "*MR_Flair*.mha").write_bytes(MHA_ESCAPE)),
+    Case("openi-image-id-escapes-root", "openi", check("openi"),
+         ("7.xml", "parentImage", "outside the dataset folder"),
+         lambda r: _openi_image_id(r / "ecgen-radiology" / "7.xml", "../../../secret")),
+    Case("openi-image-id-absolute", "openi", check("openi"),
+         ("6.xml", "parentImage", "outside the dataset folder"),
+         lambda r: _openi_image_id(r / "ecgen-radiology" / "6.xml", "/etc/secret")),
     Case("cmim-train-corrupt-nifti", "brats",
          lambda r, o: ["cmim", "train", "--data", str(r), "--out", str(o), "--profile", "quick",
                        "--no-progress"], (".nii.gz",),
@@ -376,6 +416,22 @@ MRI_CASES = [
 
 def _escape_decathlon(payload: dict) -> None:
     payload["training"][0]["image"] = "../../etc/passwd.nii.gz"
+
+
+def _absolute_decathlon_label(payload: dict) -> None:
+    payload["training"][1]["label"] = "/etc/passwd.nii.gz"
+
+
+def _openi_image_id(path: Path, image_id: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert 'parentImage id="' in text
+    path.write_text(text.replace('parentImage id="', f'parentImage id="{image_id}', 1))
+
+
+MHA_ESCAPE = (
+    b"ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\nElementType = MET_SHORT\n"
+    b"ElementDataFile = ../../../../etc/passwd\n"
+)
 
 
 LAUGHS = """<?xml version="1.0"?>

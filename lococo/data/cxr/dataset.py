@@ -112,7 +112,8 @@ class CXRDataset(Dataset):
         self.samples = list(samples)
         self.image_size = image_size
         self.shift = shift
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self.epoch = 0
         self.images = torch.stack([load_grey(s.image_path, image_size) for s in self.samples])
         self.tokens = [torch.tensor(vocab.encode(s.text, max_len)) for s in self.samples]
         self.labels = torch.from_numpy(
@@ -122,10 +123,16 @@ class CXRDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Shifts are drawn from ``(seed, epoch, index)``: the same in every loader worker
+        process and after a resume, new every epoch."""
+        self.epoch = epoch
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         image = self.images[i]
         if self.shift:
-            dy, dx = torch.randint(-self.shift, self.shift + 1, (2,), generator=self.generator)
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            dy, dx = rng.integers(-self.shift, self.shift + 1, size=2)
             image = torch.roll(image, (int(dy), int(dx)), dims=(1, 2))
         return {"image": image, "tokens": self.tokens[i], "labels": self.labels[i], "index": i}
 

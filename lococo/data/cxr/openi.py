@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lococo.data.cxr.labels import LABELS, label_vector
+from lococo.data.images import inside_root
 from lococo.errors import DataError
 
 REPORT_DIR = "ecgen-radiology"
@@ -131,6 +132,7 @@ def parse_report(path: str | Path) -> Report:
         image_id = (node.get("id") or "").strip()
         if not image_id:
             raise DataError(path, "a <parentImage> element has no id")
+        inside_root(Path(), f"{image_id}.png", path, where="<parentImage id>")  # no ../, /x
         image_ids.append(image_id)
     return Report(
         id=report_id or path.stem,

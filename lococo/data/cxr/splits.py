@@ -110,15 +110,23 @@ def balanced_weights(labels: np.ndarray) -> np.ndarray:
 
 
 def balanced_sampler(labels: np.ndarray, num_samples: int | None = None, seed: int = 0):
-    """A seeded ``WeightedRandomSampler`` over :func:`balanced_weights` (with replacement)."""
+    """A seeded ``WeightedRandomSampler`` over :func:`balanced_weights` (with replacement)
+    whose draws depend only on ``(seed, epoch)``: Lightning calls its ``set_epoch`` at every
+    epoch, so a resumed run draws what the uninterrupted one drew."""
     import torch
     from torch.utils.data import WeightedRandomSampler
 
+    class EpochSeededSampler(WeightedRandomSampler):
+        def set_epoch(self, epoch: int) -> None:
+            state = np.random.SeedSequence((seed, epoch)).generate_state(2, np.uint64)
+            self.generator.manual_seed(int(state[0] >> np.uint64(1)))
+
     w = balanced_weights(labels)
-    generator = torch.Generator().manual_seed(seed)
-    return WeightedRandomSampler(
+    sampler = EpochSeededSampler(
         torch.as_tensor(w, dtype=torch.double),
         num_samples or len(w),
         replacement=True,
-        generator=generator,
+        generator=torch.Generator(),
     )
+    sampler.set_epoch(0)
+    return sampler

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lococo.data.images import inside_root
 from lococo.data.layout.types import LayoutData, Scene
 from lococo.errors import DataError
 
@@ -209,7 +210,7 @@ def _images(path: Path, data: Mapping[str, Any], image_dir: Path) -> dict[int, t
             raise DataError(path, f"{where}: image {iid} has non-positive size {width}x{height}")
         if iid in out:
             raise DataError(path, f"{where}: duplicate image id {iid}")
-        out[iid] = (image_dir / name, width, height)
+        out[iid] = (inside_root(image_dir, name, path, where=f"{where}.file_name"), width, height)
     return out
 
 

@@ -30,7 +30,6 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -44,6 +43,7 @@ from lococo.data.staging import (
     check_output_dir,
     move_into_place,
     staging_dir,
+    worker_pool,
 )
 from lococo.io import atomic_open, write_json
 
@@ -541,7 +541,7 @@ def _render_all(
                 results.extend(runner(job))
                 bar.update(len(job.items))
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context(_START_METHOD)) as pool:
+            with worker_pool(workers, get_context(_START_METHOD)) as pool:
                 for job, done in zip(jobs, pool.map(_render_chunk, jobs), strict=True):
                     results.extend(done)
                     bar.update(len(job.items))

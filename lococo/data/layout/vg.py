@@ -139,7 +139,7 @@ def _scenes(
     max_objects: int,
     progress: bool,
 ) -> tuple[list[Scene], dict[str, int]]:
-    from lococo.data.images import threaded_map
+    from lococo.data.images import inside_root, threaded_map
 
     counts = arrays["objects_per_image"].astype(np.int64)
     width = arrays["object_names"].shape[1]
@@ -147,7 +147,10 @@ def _scenes(
         bad = int(np.flatnonzero((counts < 0) | (counts > width))[0])
         raise DataError(path, f"objects_per_image[{bad}] = {counts[bad]} is not in 0..{width}")
     keep = np.flatnonzero((counts >= min_objects) & (counts <= max_objects))
-    paths = [images_root / str(arrays["image_paths"][i]) for i in keep]
+    paths = [
+        inside_root(images_root, str(arrays["image_paths"][i]), path, where=f"image_paths[{i}]")
+        for i in keep
+    ]
     sizes = list(threaded_map(_image_size, paths, progress, "image sizes"))
     scenes = []
     for i, image_path, (w, h) in zip(keep, paths, sizes, strict=True):

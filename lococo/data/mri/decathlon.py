@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lococo.data.images import inside_root
 from lococo.data.mri.types import (
     BACKGROUND,
     EDEMA,
@@ -157,9 +158,12 @@ def _entry_paths(entry: Any, root: Path, meta_path: Path, i: int) -> tuple[Path,
         raise DataError(
             meta_path, f"key 'training'[{i}]: expected {{'image': path, 'label': path}}"
         )
-    image = (root / entry["image"]).resolve()
+    at = f"key 'training'[{i}]"
+    image = inside_root(root, entry["image"], meta_path, where=f"{at}.image").resolve()
     label = entry.get("label")
-    return image, (root / label).resolve() if isinstance(label, str) else None
+    if not isinstance(label, str):
+        return image, None
+    return image, inside_root(root, label, meta_path, where=f"{at}.label").resolve()
 
 
 def _case_id(path: Path) -> str:

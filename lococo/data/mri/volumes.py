@@ -58,10 +58,35 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data), np.asarray(canon.affine, dtype=np.float64)
 
 
+def metaimage_data_files(path: Path, prefix: str = "") -> list[Path]:
+    """The data files a MetaImage header names (``ElementDataFile``; none for ``LOCAL``), each
+    checked to stay in the header's folder: a name that is absolute or climbs out with
+    ``..`` is refused before SimpleITK opens anything."""
+    from lococo.data.images import inside_root
+
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16).split(b"\n")
+    for number, raw in enumerate(head, start=1):
+        key, sep, value = raw.decode("latin-1").partition("=")
+        if not sep or key.strip() != "ElementDataFile":
+            continue
+        value = value.strip()
+        if value.upper() == "LOCAL":
+            return []
+        if value.upper().startswith("LIST"):
+            names = [n.decode("latin-1").strip() for n in head[number:] if n.strip()]
+        else:
+            names = [value.split()[0]] if "%" in value else [value]
+        where = f"{prefix}ElementDataFile"
+        return [inside_root(path.parent, n, path, number, where) for n in names]
+    return []
+
+
 def _read_metaimage(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import nibabel as nib
     import SimpleITK as sitk
 
+    metaimage_data_files(path)
     img = sitk.ReadImage(str(path))
     if img.GetDimension() != 3 or img.GetNumberOfComponentsPerPixel() != 1:
         arr = sitk.GetArrayFromImage(img)
@@ -255,6 +280,7 @@ def header_geometry(path: str | Path, *, case_id: str = "") -> tuple[tuple[int, 
         if path.suffix.lower() in (".mha", ".mhd"):
             import SimpleITK as sitk
 
+            metaimage_data_files(path, prefix)
             reader = sitk.ImageFileReader()
             reader.SetFileName(str(path))
             reader.ReadImageInformation()
@@ -269,6 +295,8 @@ def header_geometry(path: str | Path, *, case_id: str = "") -> tuple[tuple[int, 
         else:
             img = nib.load(str(path))
             shape, affine = tuple(int(s) for s in img.shape), np.asarray(img.affine)
+    except DataError:
+        raise
     except Exception as err:
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise DataError(path, f"{prefix}cannot read header ({detail})") from None
