@@ -98,6 +98,7 @@ def job_settings(
     overrides: dict[str, Any] | None,
     cmim_overrides: dict[str, Any] | None,
     cmim_cls_overrides: dict[str, Any] | None,
+    ocgan_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What makes a main job's numbers: the profile (data sizes and training budgets), the seed
     (data and training) and every override. Methods and systems only choose which cells run."""
@@ -108,6 +109,7 @@ def job_settings(
             "zfs": dict(overrides or {}),
             "cmim": dict(cmim_overrides or {}),
             "cmim_cls": dict(cmim_cls_overrides or {}),
+            "ocgan": dict(ocgan_overrides or {}),
         },
     }
 
@@ -189,7 +191,9 @@ def run_all(
     import time
 
     out = Path(out)
-    settings = job_settings(profile, seed, overrides, cmim_overrides, cmim_cls_overrides)
+    settings = job_settings(
+        profile, seed, overrides, cmim_overrides, cmim_cls_overrides, ocgan_overrides
+    )
     prepare_job_dir(out, settings, overwrite=overwrite)
     summary: dict[str, Any] = {"profile": profile, "seed": seed, "data": {}, "seconds": {}}
     if "zfs" in systems:

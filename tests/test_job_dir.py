@@ -33,6 +33,18 @@ def test_same_settings_continue_and_other_settings_are_refused(tmp_path):
     assert (out / "data" / "zsl").is_dir()  # nothing removed by a refusal
 
 
+def test_other_system_overrides_are_refused_too(tmp_path):
+    out = _job(tmp_path, job_settings("quick", 0, None, None, None, {"trainer.max_epochs": 2}))
+    with pytest.raises(ConfigError, match=r"overrides\.ocgan\.trainer\.max_epochs: 2 -> None"):
+        prepare_job_dir(out, _settings(0), overwrite=False)
+    with pytest.raises(ConfigError, match=r"overrides\.cmim\.data\.batch_size"):
+        prepare_job_dir(
+            out,
+            job_settings("quick", 0, None, {"data.batch_size": 2}, None, {"trainer.max_epochs": 2}),
+            overwrite=False,
+        )
+
+
 def test_overwrite_starts_afresh(tmp_path):
     out = _job(tmp_path, _settings(0))
     prepare_job_dir(out, _settings(2), overwrite=True)

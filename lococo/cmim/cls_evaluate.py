@@ -33,7 +33,7 @@ from lococo.cmim.cls_train import (
     prepare_cls_data,
     read_vocab,
 )
-from lococo.config.loading import apply_overrides, from_dict
+from lococo.config.loading import apply_overrides
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.device import compute_device
 from lococo.engine.run_dir import RunDir
@@ -66,9 +66,7 @@ LABEL_WORDS: dict[str, tuple[str, ...]] = {
 
 def load_cls_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ClsConfig:
     """The run's resolved config (``config.yaml``) with ``overrides`` applied."""
-    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-    cfg = from_dict(ClsConfig, saved, str(run.config))
-    return apply_overrides(cfg, overrides or {}, "override")
+    return apply_overrides(run.saved_config(ClsConfig), overrides or {}, "override")
 
 
 def _state_dict(run: RunDir) -> dict[str, torch.Tensor]:

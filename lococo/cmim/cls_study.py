@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from lococo.cmim.cls_config import CLS_METHODS, ClsConfig
-from lococo.config.loading import from_dict, load_config
+from lococo.config.loading import load_config
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
 from lococo.io import write_json
-from lococo.study.runner import cell_dir, run_grid, write_csv
+from lococo.study.runner import cell_dir, run_grid, train_then_evaluate, write_csv
 from lococo.study.stats import mean_std, paired_test
 
 SYSTEM = "cmim_cls"
@@ -92,18 +92,15 @@ def run_cell(spec: ClsStudySpec, cell: ClsCell, run_path: str, progress: bool = 
     from lococo.cmim.cls_evaluate import evaluate_cls
     from lococo.cmim.cls_train import train_cls
 
-    run = RunDir(Path(run_path))
-    if TRAIN_SECTION not in run.read_results():
-        resume = run.config.exists()
-        if resume:
-            saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-            cfg = from_dict(ClsConfig, saved, str(run.config))
-        else:
-            cfg = cell_config(spec, cell)
-        train_cls(cfg, run, resume=resume, progress=progress)
-    if not is_done(run):
-        evaluate_cls(run.path, progress=progress)
-    return run.read_results()
+    return train_then_evaluate(
+        run_path,
+        trained=TRAIN_SECTION,
+        new_config=lambda: cell_config(spec, cell),
+        saved_config=lambda run: run.saved_config(ClsConfig),
+        train=lambda cfg, run, resume: train_cls(cfg, run, resume=resume, progress=progress),
+        evaluate=lambda path: evaluate_cls(path, progress=progress),
+        is_done=is_done,
+    )
 
 
 def run_cls_study(

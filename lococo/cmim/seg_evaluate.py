@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from lococo.cmim.seg_config import SegConfig
 from lococo.cmim.seg_models import TEST_INPUTS, SegModel, build_seg_model, presence
 from lococo.cmim.seg_train import MODEL_FILE, pad_to_multiple
-from lococo.config.loading import apply_overrides, from_dict
+from lococo.config.loading import apply_overrides
 from lococo.engine.callbacks import load_checkpoint
 from lococo.engine.device import compute_device
 from lococo.engine.run_dir import RunDir
@@ -37,9 +37,7 @@ PREDICTIONS_FILE = "predictions.npz"
 
 def load_seg_config(run: RunDir, overrides: dict[str, Any] | None = None) -> SegConfig:
     """The run's resolved config (``config.yaml``) with ``overrides`` applied."""
-    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-    cfg = from_dict(SegConfig, saved, str(run.config))
-    return apply_overrides(cfg, overrides or {}, "override")
+    return apply_overrides(run.saved_config(SegConfig), overrides or {}, "override")
 
 
 def load_seg_model(run: RunDir, cfg: SegConfig) -> SegModel:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from lococo.cmim.seg_config import SEG_METHODS, SEG_MODALITIES, SegConfig
-from lococo.config.loading import from_dict, load_config
+from lococo.config.loading import load_config
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
 from lococo.io import read_json, write_json
-from lococo.study.runner import cell_dir, run_grid, write_csv
+from lococo.study.runner import cell_dir, run_grid, train_then_evaluate, write_csv
 from lococo.study.stats import mean_std, paired_test
 
 SYSTEM = "cmim_seg"
@@ -114,8 +114,7 @@ def cell_config(spec: SegStudySpec, cell: SegCell) -> SegConfig:
 
 def run_config(run: RunDir) -> SegConfig:
     """The resolved config an interrupted cell was started with."""
-    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-    return from_dict(SegConfig, saved, str(run.config))
+    return run.saved_config(SegConfig)
 
 
 def is_done(run: RunDir) -> bool:
@@ -127,14 +126,15 @@ def run_cell(spec: SegStudySpec, cell: SegCell, run_path: str, progress: bool = 
     from lococo.cmim.seg_evaluate import evaluate_seg
     from lococo.cmim.seg_train import train_seg
 
-    run = RunDir(Path(run_path))
-    if TRAIN_SECTION not in run.read_results():
-        resume = run.config.exists()
-        cfg = run_config(run) if resume else cell_config(spec, cell)
-        train_seg(cfg, run, resume=resume, progress=progress)
-    if not is_done(run):
-        evaluate_seg(run.path, progress=progress)
-    return run.read_results()
+    return train_then_evaluate(
+        run_path,
+        trained=TRAIN_SECTION,
+        new_config=lambda: cell_config(spec, cell),
+        saved_config=run_config,
+        train=lambda cfg, run, resume: train_seg(cfg, run, resume=resume, progress=progress),
+        evaluate=lambda path: evaluate_seg(path, progress=progress),
+        is_done=is_done,
+    )
 
 
 def run_study(

@@ -13,13 +13,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from lococo import __version__
 from lococo.errors import DataError, LococoError, ResultsNotSaved, describe_os_error
 from lococo.io import atomic_open, read_json, remove_stale_temp_files, write_json
+
+C = TypeVar("C")
 
 _CORRUPT = "not valid JSON ({}); repair or move the file away, then re-run"
 
@@ -136,6 +138,13 @@ class RunDir:
         if not isinstance(data, dict):
             raise DataError(self.config, "not a valid run config (expected a mapping)")
         return data
+
+    def saved_config(self, config_type: type[C]) -> C:
+        """The resolved config the run was started with, as ``config_type`` (``meta`` left out)."""
+        from lococo.config.loading import from_dict
+
+        saved = {k: v for k, v in self.read_config().items() if k != "meta"}
+        return from_dict(config_type, saved, str(self.config))
 
     def write_config(self, config: dict[str, Any]) -> None:
         if not is_rank_zero():

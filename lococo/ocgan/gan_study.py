@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lococo.config.loading import from_dict, load_config
+from lococo.config.loading import load_config
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
 from lococo.io import write_json
 from lococo.ocgan.gan_config import GANRunConfig, check_gan_config
-from lococo.study.runner import cell_dir, run_grid, write_csv
+from lococo.study.runner import cell_dir, run_grid, train_then_evaluate, write_csv
 from lococo.study.stats import summarize_groups
 
 SYSTEM = "ocgan"
@@ -112,20 +112,19 @@ def run_cell(spec: GANStudySpec, cell: GANCell, run_path: str, progress: bool = 
     """Train (resuming an interrupted cell) and evaluate one cell; finished steps are skipped."""
     from lococo.engine.run_dir import open_run
     from lococo.ocgan.gan_evaluate import evaluate_gan
-    from lococo.ocgan.gan_train import train_gan
+    from lococo.ocgan.gan_train import load_run_config, train_gan
 
-    run = RunDir(Path(run_path))
-    if TRAIN_SECTION not in run.read_results():
-        resume = run.config.exists()
-        if resume:
-            saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-            cfg = from_dict(GANRunConfig, saved, str(run.config))
-        else:
-            cfg = cell_config(spec, cell)
-        train_gan(cfg, open_run(run.path, resume=resume), resume=resume, progress=progress)
-    if not is_done(run):
-        evaluate_gan(run.path, progress=progress)
-    return run.read_results()
+    return train_then_evaluate(
+        run_path,
+        trained=TRAIN_SECTION,
+        new_config=lambda: cell_config(spec, cell),
+        saved_config=load_run_config,
+        train=lambda cfg, run, resume: train_gan(
+            cfg, open_run(run.path, resume=resume), resume=resume, progress=progress
+        ),
+        evaluate=lambda path: evaluate_gan(path, progress=progress),
+        is_done=is_done,
+    )
 
 
 def run_study(

@@ -306,8 +306,7 @@ def load_perceptual(cfg: GANRunConfig) -> nn.Module | None:
 
 
 def load_run_config(run: RunDir) -> GANRunConfig:
-    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-    return from_dict(GANRunConfig, saved, str(run.config))
+    return run.saved_config(GANRunConfig)
 
 
 def resume_config(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lococo.config.loading import from_dict, load_config
+from lococo.config.loading import load_config
 from lococo.engine.run_dir import RunDir, open_run
 from lococo.io import atomic_open
 
@@ -62,8 +62,7 @@ def _sgsm(out: Path, data: Path, profile: str, seed: int, progress: bool) -> Pat
     resume = (path / "config.yaml").exists()
     run = open_run(path, resume=resume)
     if resume:
-        saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-        cfg = from_dict(SGSMRunConfig, saved, str(run.config))
+        cfg = run.saved_config(SGSMRunConfig)
     else:
         size = LAYOUT_DATA[profile]
         cfg = load_config(

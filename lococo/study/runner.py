@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lococo.engine.run_dir import RunDir
 from lococo.errors import LococoError
@@ -38,6 +38,7 @@ class NamedCell(Protocol):
 RunCell = Callable[[Any, str, bool], Any]
 IsDone = Callable[[RunDir], bool]
 OnCell = Callable[[int, int, Any], None]
+C = TypeVar("C")
 
 
 def parse_list(text: str, choices: Sequence[str] | None = None, what: str = "value") -> list[str]:
@@ -81,6 +82,29 @@ class CellsFailed(LococoError):
     def __init__(self, failures: Sequence[str]) -> None:
         self.failures = list(failures)
         super().__init__(f"{len(failures)} study cell(s) failed: " + "; ".join(failures))
+
+
+def train_then_evaluate(
+    run_path: str | Path,
+    *,
+    trained: str,
+    new_config: Callable[[], C],
+    saved_config: Callable[[RunDir], C],
+    train: Callable[[C, RunDir, bool], Any],
+    evaluate: Callable[[Path], Any],
+    is_done: IsDone,
+) -> dict[str, Any]:
+    """A train-then-evaluate cell: train unless ``results.json`` holds the ``trained`` section
+    (resuming from the saved config when the directory holds one, else starting from
+    ``new_config()``), then evaluate unless ``is_done``; returns the cell's results."""
+    run = RunDir(Path(run_path))
+    if trained not in run.read_results():
+        resume = run.config.exists()
+        cfg = saved_config(run) if resume else new_config()
+        train(cfg, run, resume)
+    if not is_done(run):
+        evaluate(run.path)
+    return run.read_results()
 
 
 def pending(cells: Sequence[NamedCell], out: str | Path, is_done: IsDone) -> list[Any]:

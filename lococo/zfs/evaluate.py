@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from lococo.config.loading import apply_overrides, flatten, from_dict, read_yaml, to_dict
+from lococo.config.loading import apply_overrides, flatten, read_yaml, to_dict
 from lococo.config.validation import refuse_changes
 from lococo.data.zsl.types import ZSLData
 from lococo.engine.callbacks import load_checkpoint
@@ -24,9 +24,7 @@ from lococo.zfs.protonet import fit_protonet, zsl_metrics
 
 
 def load_run_config(run: RunDir, overrides: dict[str, Any] | None = None) -> ZFSConfig:
-    saved = {k: v for k, v in run.read_config().items() if k != "meta"}
-    cfg = from_dict(ZFSConfig, saved, str(run.config))
-    cfg = apply_overrides(cfg, overrides or {}, "override")
+    cfg = apply_overrides(run.saved_config(ZFSConfig), overrides or {}, "override")
     check_zfs_config(cfg)
     return cfg
 
