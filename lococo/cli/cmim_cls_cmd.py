@@ -76,11 +76,11 @@ def print_cls(result: dict[str, Any]) -> None:
 
 def study_cls_command(args: argparse.Namespace) -> int:
     """``lococo cmim study --task cls``: table 8.1 over methods × seeds."""
+    from lococo.cli.common import run_study_command
     from lococo.cmim.cls_config import CLS_METHODS
     from lococo.cmim.cls_study import ClsStudySpec, run_cls_study
     from lococo.config.loading import parse_overrides
-    from lococo.report import render_report
-    from lococo.study.runner import parse_list, parse_seeds, slurm_parameters
+    from lococo.study.runner import parse_list, parse_seeds
 
     overrides = parse_overrides(args.overrides)
     if getattr(args, "glove", None):
@@ -98,22 +98,7 @@ def study_cls_command(args: argparse.Namespace) -> int:
         overrides=overrides,
     )
 
-    def announce(i: int, n: int, cell: Any) -> None:
-        print(f"[{i}/{n}] {cell.name}", flush=True)
-
-    result = run_cls_study(
-        spec,
-        args.out,
-        launcher=args.launcher,
-        slurm=slurm_parameters(args),
-        progress=not args.no_progress,
-        on_cell=announce,
-    )
-    print_cls_table(result)
-    html, _ = render_report(args.out, recursive=True)
-    print(f"\nsummary: {args.out}/summary.csv, {args.out}/results.json")
-    print(f"report:  {html}")
-    return 0
+    return run_study_command(args, run_cls_study, spec, print_cls_table)
 
 
 def print_cls_table(result: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lococo.cli.common import add_config_options
+from lococo.cli.common import add_config_options, run_study_command
 from lococo.study.runner import add_launcher_options
 
 
@@ -53,8 +53,7 @@ def _study(args: argparse.Namespace) -> int:
     from lococo.cmim.seg_config import SEG_METHODS
     from lococo.cmim.study import SegStudySpec, run_study
     from lococo.config.loading import parse_overrides
-    from lococo.report import render_report
-    from lococo.study.runner import parse_list, parse_seeds, slurm_parameters
+    from lococo.study.runner import parse_list, parse_seeds
 
     overrides = parse_overrides(args.overrides)
     if args.format:
@@ -68,22 +67,7 @@ def _study(args: argparse.Namespace) -> int:
         overrides=overrides,
     )
 
-    def announce(i: int, n: int, cell: Any) -> None:
-        print(f"[{i}/{n}] {cell.name}", flush=True)
-
-    result = run_study(
-        spec,
-        args.out,
-        launcher=args.launcher,
-        slurm=slurm_parameters(args),
-        progress=not args.no_progress,
-        on_cell=announce,
-    )
-    print_table(result)
-    html, _ = render_report(args.out, recursive=True)
-    print(f"\nsummary: {args.out}/summary.csv, {args.out}/results.json")
-    print(f"report:  {html}")
-    return 0
+    return run_study_command(args, run_study, spec, print_table)
 
 
 def print_table(result: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lococo.cli.common import add_config_options
+from lococo.cli.common import add_config_options, run_study_command
 from lococo.study.runner import add_launcher_options
 from lococo.zfs.config import METHODS as METHOD_NAMES
 
@@ -253,7 +253,7 @@ def _existing(path: str):
 def _study(args: argparse.Namespace) -> int:
     from lococo.cli.tables import print_study
     from lococo.config.loading import parse_overrides
-    from lococo.study.runner import parse_list, parse_seeds, slurm_parameters
+    from lococo.study.runner import parse_list, parse_seeds
     from lococo.zfs.config import CMDIM_BASES, LOCAL_LOSSES
     from lococo.zfs.study import StudySpec, run_study
 
@@ -275,25 +275,10 @@ def _study(args: argparse.Namespace) -> int:
         overrides=overrides,
     )
 
-    def announce(i: int, n: int, cell) -> None:
-        print(f"[{i}/{n}] {cell.name}", flush=True)
-
-    result = run_study(
-        spec,
-        args.out,
-        launcher=args.launcher,
-        slurm=slurm_parameters(args),
-        progress=not args.no_progress,
-        on_cell=announce,
+    return run_study_command(
+        args, run_study, spec, lambda result: print_study(result["summary"]),
         overwrite=args.overwrite,
-    )
-    print_study(result["summary"])
-    from lococo.report import render_report
-
-    html, _ = render_report(args.out, recursive=True)
-    print(f"\nsummary: {args.out}/summary.csv, {args.out}/results.json")
-    print(f"report:  {html}")
-    return 0
+    )  # fmt: skip
 
 
 def _probability(text: str) -> float:
