@@ -122,3 +122,20 @@ def test_bad_backbone_weights_fail_cleanly(data, tmp_path, capsys):
 def test_analyze_refuses_a_directory_without_a_run(tmp_path, capsys):
     assert main(["zfs", "analyze", str(tmp_path), "--no-progress"]) == 1
     assert "config.yaml" in capsys.readouterr().err
+
+
+def test_model_label_names_cmdims_base_model_and_the_local_loss():
+    from lococo.config.loading import load_config
+    from lococo.zfs.analyze import model_label
+    from lococo.zfs.config import ZFSConfig
+
+    def label(**overrides) -> str:
+        return model_label(
+            load_config(ZFSConfig, system="zfs", profile="quick", overrides=overrides)
+        )
+
+    assert label(**{"method.name": "fc"}) == "fc"
+    assert label(**{"method.name": "fc", "method.local_loss": "ac"}) == "fc+ac"
+    cmdim = {"method.name": "cmdim", "method.p": 0.5, "method.local_loss": "lc"}
+    assert label(**cmdim, **{"method.base": "dim"}) == "cmdim_dim_p0.5+lc"
+    assert label(**cmdim, **{"method.base": "twopass"}) == "cmdim_twopass_p0.5+lc"

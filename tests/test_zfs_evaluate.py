@@ -75,3 +75,25 @@ def test_run_extended_but_not_trained_longer_is_unfinished(finished_run, tmp_pat
     assert "of 3" in capsys.readouterr().err
     assert main(["zfs", "evaluate", str(run), "--allow-unfinished", *FAST]) == 0
     assert _results(run)["zsl"]["from_unfinished_run"] is True
+
+
+def test_analyze_follows_the_same_rule_and_names_its_weights(finished_run, tmp_path, capsys):
+    analysis = ["analysis.train_images=40", "analysis.test_images=20", "analysis.critic_steps=2",
+                "analysis.pairs=4", "zsl.epochs=2", "--no-progress"]  # fmt: skip
+    run = _copy(finished_run, tmp_path)
+    (run / "encoder.pt").unlink()
+    results = _results(run)
+    del results["pretrain"]
+    (run / "results.json").write_text(json.dumps(results))
+    assert main(["zfs", "analyze", str(run), *analysis]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pretraining has not finished" in err
+    assert "analysis" not in _results(run)
+    assert main(["zfs", "analyze", str(run), "--allow-unfinished", *analysis]) == 0
+    result = _results(run)["analysis"]
+    assert result["from_unfinished_run"] is True and result["checkpoint"] == "checkpoints/last.ckpt"
+
+    done = _copy(finished_run, tmp_path / "done")
+    assert main(["zfs", "analyze", str(done), *analysis]) == 0
+    result = _results(done)["analysis"]
+    assert result["from_unfinished_run"] is False and result["checkpoint"] == "encoder.pt"

@@ -92,6 +92,12 @@ def register(sub: Any) -> None:
         help="run directory written by `lococo zfs pretrain` (none with --backbone), then "
         "config overrides, e.g. analysis.pairs=5000",
     )
+    an.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="analyse a run whose pretraining has not finished (its last checkpoint); the "
+        "result is marked from_unfinished_run with the checkpoint's epoch",
+    )
     an.add_argument("--backbone", help="analyse torchvision.models.<NAME> instead of a run")
     an.add_argument("--weights", help="local state_dict file for --backbone (default: random)")
     an.add_argument(
@@ -207,7 +213,9 @@ def _analyze(args: argparse.Namespace) -> int:
             raise LococoError("give one run directory, or --backbone NAME --data DIR --out RUN")
         run = RunDir(_existing(runs[0]))
         with showing_unsaved(print_analysis):
-            result = analyze(run, overrides, progress=progress)
+            result = analyze(
+                run, overrides, progress=progress, allow_unfinished=args.allow_unfinished
+            )
     else:
         if runs:
             raise LococoError(f"--backbone analyses a new run in --out; unexpected {runs[0]!r}")

@@ -103,7 +103,7 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
         if ocgan.is_gan_study(results):
             return "ocgan_study"
         return "cmim_study" if cmim.is_study(results) else "study"
-    if "pretrain" in results or "zsl" in results:
+    if results.keys() & {"pretrain", "zsl", "analysis"}:
         return "run"
     if "sgsm" in results:
         return "sgsm"
@@ -115,7 +115,7 @@ def detect_kind(path: Path, results: Mapping[str, Any]) -> str:
         return "cmim_cls_run"
     keys = ", ".join(sorted(results)) or "none"
     raise LococoError(
-        f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl, "
+        f"{path}: unknown kind of results (keys: {keys}); expected a run (pretrain/zsl/analysis, "
         "cmim_seg, cmim_cls), an SGSM run (sgsm), a study (study, cells, summary) or a main "
         "job (profile, seed, ...)"
     )

@@ -69,10 +69,17 @@ def subsample(indices: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 def analyze(
-    run: RunDir, overrides: dict[str, Any] | None = None, *, progress: bool = True
+    run: RunDir,
+    overrides: dict[str, Any] | None = None,
+    *,
+    progress: bool = True,
+    allow_unfinished: bool = False,
 ) -> dict[str, Any]:
-    """Analyse a pretrained run's encoder; writes ``analysis`` and figures into ``run``."""
-    from lococo.zfs.evaluate import load_encoder, load_run_config
+    """Analyse a pretrained run's encoder; writes ``analysis`` and figures into ``run``. As
+    with ``evaluate``, a run whose pretraining has not finished is refused unless
+    ``allow_unfinished`` (the analysis then names its checkpoint and is marked
+    ``from_unfinished_run``)."""
+    from lococo.zfs.evaluate import load_run_config, trained_encoder
 
     run.check_writable()  # refuse before computing, not after
     cfg = load_run_config(run, overrides)
@@ -87,16 +94,17 @@ def analyze(
         )  # fmt: skip
     from lococo.zfs.untrained import initial_encoder
 
+    encoder, source = trained_encoder(run, cfg, allow_unfinished=allow_unfinished)
     return analyze_encoder(
-        load_encoder(run, cfg), data, cfg, run, progress=progress, overrides=overrides,
-        untrained=initial_encoder(cfg),
+        encoder, data, cfg, run, progress=progress, overrides=overrides,
+        untrained=initial_encoder(cfg), weights=source.as_result(),
     )  # fmt: skip
 
 
 def model_label(cfg: ZFSConfig) -> str:
-    """Display name of a run's model: method (with CMDIM's p) and local loss."""
+    """Display name of a run's model: method (with CMDIM's base model and p) and local loss."""
     m = cfg.method
-    name = f"{m.name}_p{m.p:g}" if m.name == "cmdim" else m.name
+    name = f"{m.name}_{m.base}_p{m.p:g}" if m.name == "cmdim" else m.name
     return name if m.local_loss == "none" else f"{name}+{m.local_loss}"
 
 
@@ -110,11 +118,12 @@ def analyze_encoder(
     label: str | None = None,
     untrained: Encoder | None = None,
     overrides: dict[str, Any] | None = None,
+    weights: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every analysis of 4.4–4.5 for ``encoder`` on ``data``; stored in ``run`` (with the
-    ``overrides`` of the run's config it was computed with). With ``untrained`` (the same
-    architecture at initialisation) its parts F1 and TRE ratio are stored too, as
-    ``*_untrained``."""
+    ``overrides`` of the run's config it was computed with, and ``weights``: which checkpoint
+    it read). With ``untrained`` (the same architecture at initialisation) its parts F1 and
+    TRE ratio are stored too, as ``*_untrained``."""
     a = cfg.analysis
     torch.manual_seed(a.seed)
     device = _device(cfg)
@@ -153,6 +162,7 @@ def analyze_encoder(
     result.update(locality)
     result.update(_pooling(data, train, unseen, (small, big), cfg))
     result["overrides"] = dict(overrides or {})
+    result.update(weights or {})
     with run.keeping_results("analysis", result):
         _save_heatmaps(run, heatmaps)
         result["figures"] = _figures(run, result, heatmaps)
