@@ -27,3 +27,30 @@ def test_main_job_fc_transfers_and_resumes(tmp_path, capsys):
     # a second invocation finds everything finished and only re-prints the table
     assert main(job) == 0
     assert json.loads((out / "results.json").read_text())["zfs"] == summary["zfs"]
+
+
+@pytest.mark.slow
+def test_main_job_ocgan_part_draws_recognisable_objects_and_resumes(tmp_path, capsys):
+    """The OC-GAN part (synthetic scenes -> SGSM -> GAN -> evaluation, samples, donut) on a
+    shortened GAN budget (2 epochs, 120 iterations; the profile trains 20)."""
+    out = tmp_path / "run"
+    short = ["ocgan.trainer.max_epochs=2", "ocgan.eval.ca_epochs=2"]
+    job = ["run", "--out", str(out), "--systems", "ocgan", "--no-progress", *short]
+    assert main(job) == 0
+    ocgan = json.loads((out / "results.json").read_text())["ocgan"]
+    # generated objects are recognised in their boxes well above chance (1 / 12 classes)
+    assert ocgan["ca_chance"] == round(1 / ocgan["classes"], 4)
+    assert ocgan["ca"] > 2 * ocgan["ca_chance"], ocgan["ca"]
+    assert ocgan["ca_real"] > ocgan["ca"] and ocgan["comparable"] is False
+    assert "CA generated crops" in capsys.readouterr().out
+    gan = out / "ocgan"
+    assert json.loads((gan / "results.json").read_text())["ocgan_train"]["iterations"] == 120
+    assert (gan / "samples" / "sample.json").is_file() and (gan / "donut" / "donut.json").is_file()
+    assert "OC-GAN" in (out / "report.html").read_text()
+    stamp = (gan / "results.json").stat().st_mtime_ns
+    assert main(job) == 0  # everything finished: nothing is trained or evaluated again
+    assert (gan / "results.json").stat().st_mtime_ns == stamp
+    # other OC-GAN settings are refused with one line, before any work
+    assert main([*job[:-2], "ocgan.trainer.max_epochs=3", "ocgan.eval.ca_epochs=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ocgan.trainer.max_epochs: 2 -> 3" in err
