@@ -18,6 +18,7 @@ from lococo.metrics import (
     inception_score,
     kernel_inception_distance,
 )
+from lococo.metrics.generation import polynomial_mmd2
 from lococo.metrics.inception import (
     WEIGHTS_ENV,
     WEIGHTS_FILE,
@@ -193,6 +194,37 @@ def test_kid_same_distribution_near_zero_and_bad_subset_size() -> None:
     assert abs(same) < 0.1 * shifted
     with pytest.raises(ValueError, match="subset_size"):
         kernel_inception_distance(a[:5], b, subset_size=10)
+
+
+def test_paired_kid_is_gretton_u_statistic_and_stays_unbiased_for_paired_samples() -> None:
+    """Real and generated images of one layout are paired: the all-pairs cross term of the
+    usual estimator then reads them as closer than the distributions are."""
+    rng = np.random.default_rng(5)
+    m, d = 12, 5
+    x, y = rng.standard_normal((m, d)), rng.standard_normal((m, d))
+
+    def k(u, v):
+        return (float(u @ v) / d + 1) ** 3
+
+    h = [
+        k(x[i], x[j]) + k(y[i], y[j]) - k(x[i], y[j]) - k(x[j], y[i])
+        for i in range(m) for j in range(m) if i != j
+    ]  # fmt: skip
+    assert polynomial_mmd2(x, y, paired=True) == pytest.approx(sum(h) / (m * (m - 1)), rel=1e-9)
+
+    # y_i = x_i + small noise: one distribution, strongly paired rows (MMD² = 0)
+    unpaired, paired = [], []
+    for seed in range(40):
+        r = np.random.default_rng(100 + seed)
+        a = r.standard_normal((60, 8))
+        b = (a + 0.3 * r.standard_normal((60, 8))) / np.sqrt(1.09)  # N(0, I), as a
+        unpaired.append(kernel_inception_distance(a, b, subsets=5, subset_size=60)[0])
+        paired.append(kernel_inception_distance(a, b, subsets=5, subset_size=60, paired=True)[0])
+    spread = np.std(paired) / np.sqrt(len(paired))
+    assert np.mean(unpaired) < -10 * spread  # the all-pairs estimator is biased below zero
+    assert abs(np.mean(paired)) < 3 * spread  # the paired one is not
+    with pytest.raises(ValueError, match="one row count"):
+        kernel_inception_distance(x, y[:10], subset_size=5, paired=True)
 
 
 # --- FID Inception-V3 extractor ------------------------------------------------------------

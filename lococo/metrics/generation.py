@@ -114,13 +114,23 @@ def inception_score(logits: ArrayLike, splits: int = 5) -> tuple[float, float]:
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD² of two equal-size samples with the kernel ``(x·y / d + 1)^3``."""
+def polynomial_mmd2(x: np.ndarray, y: np.ndarray, *, paired: bool = False) -> float:
+    """Unbiased MMD² of two equal-size samples with the kernel ``(x·y / d + 1)^3``.
+
+    ``paired``: row ``i`` of ``x`` and of ``y`` share a source (a layout and the image generated
+    from it), so ``k(x_i, y_i)`` is not a draw of the cross term; it is left out (the
+    ``i ≠ j`` U-statistic of Gretton et al. 2012), which keeps the estimate unbiased. Without
+    it (the KID of Bińkowski et al. 2018, as torch-fidelity) the cross term counts every pair,
+    unbiased only for independent samples: paired ones pull it below zero by about
+    ``2/m · (E k(x_i, y_i) − E k(x_i, y_j))``.
+    """
     m, d = x.shape
     k_xx = (x @ x.T / d + 1) ** 3
     k_yy = (y @ y.T / d + 1) ** 3
     k_xy = (x @ y.T / d + 1) ** 3
     within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+    if paired:
+        return float(within - 2 * (k_xy.sum() - np.trace(k_xy)) / (m * (m - 1)))
     return float(within - 2 * k_xy.sum() / (m * m))
 
 
@@ -130,12 +140,16 @@ def kernel_inception_distance(
     subsets: int = 100,
     subset_size: int = 1000,
     seed: int = 0,
+    paired: bool = False,
 ) -> tuple[float, float]:
     """KID (mean, std over ``subsets``) of two feature sets (``N_a×D``, ``N_b×D``).
 
     Each subset draws ``subset_size`` rows of each set without replacement
     (``numpy.random.RandomState(seed).choice``, first from ``a`` then from ``b``) and scores
-    their unbiased polynomial MMD²; the std is the population std over subsets.
+    their unbiased polynomial MMD²; the std is the population std over subsets. ``paired``
+    (row ``i`` of ``a`` and ``b`` share a source, e.g. real and generated images of one
+    layout): one draw of rows serves both sets and :func:`polynomial_mmd2` leaves the
+    same-source pairs out of the cross term.
     """
     a, b = _float64(features_a, "features_a"), _float64(features_b, "features_b")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -147,10 +161,13 @@ def kernel_inception_distance(
             f"subset_size must be in [2, min(N_a, N_b)] = [2, {min(len(a), len(b))}], "
             f"got {subset_size}"
         )
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired features need one row count, got {len(a)} and {len(b)}")
     rng = np.random.RandomState(seed)
     mmds = np.empty(subsets)
     for i in range(subsets):
-        xa = a[rng.choice(len(a), subset_size, replace=False)]
-        xb = b[rng.choice(len(b), subset_size, replace=False)]
-        mmds[i] = polynomial_mmd2(xa, xb)
+        rows = rng.choice(len(a), subset_size, replace=False)
+        xa = a[rows]
+        xb = b[rows if paired else rng.choice(len(b), subset_size, replace=False)]
+        mmds[i] = polynomial_mmd2(xa, xb, paired=paired)
     return float(mmds.mean()), float(mmds.std())

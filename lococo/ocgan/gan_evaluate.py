@@ -198,9 +198,10 @@ def evaluate_gan(
         *feature_statistics(real_f.features), *feature_statistics(fake_f.features)
     )
     subset = min(e.kid_subset_size, count)
-    kid, kid_std = kernel_inception_distance(
-        real_f.features, fake_f.features, subsets=e.kid_subsets, subset_size=subset, seed=e.seed
-    )
+    kid, kid_std = kernel_inception_distance(  # real and generated image i share a layout
+        real_f.features, fake_f.features, subsets=e.kid_subsets, subset_size=subset,
+        seed=e.seed, paired=True,
+    )  # fmt: skip
     if fake_f.logits is None:
         raise LococoError(f"extractor {extractor.name} gives no logits for the Inception Score")
     is_mean, is_std = inception_score(fake_f.logits, splits=e.is_splits)
@@ -216,6 +217,7 @@ def evaluate_gan(
         "fid": round(fid, 4),
         "kid": round(kid, 6),
         "kid_std": round(kid_std, 6),
+        "kid_paired": True,
         "kid_subset_size": subset,
         "is_mean": round(is_mean, 4),
         "is_std": round(is_std, 4),
