@@ -45,6 +45,18 @@ def test_other_system_overrides_are_refused_too(tmp_path):
         )
 
 
+def test_settings_from_before_a_system_joined_still_match(tmp_path):
+    out = _job(tmp_path, _settings(0))
+    recorded = json.loads((out / SETTINGS_FILE).read_text())
+    del recorded["overrides"]["ocgan"]  # written before OC-GAN's overrides were recorded
+    (out / SETTINGS_FILE).write_text(json.dumps(recorded))
+    prepare_job_dir(out, _settings(0), overwrite=False)
+    with pytest.raises(ConfigError, match=r"overrides\.ocgan\.seed: None -> 3"):
+        prepare_job_dir(
+            out, job_settings("quick", 0, None, None, None, {"seed": 3}), overwrite=False
+        )
+
+
 def test_overwrite_starts_afresh(tmp_path):
     out = _job(tmp_path, _settings(0))
     prepare_job_dir(out, _settings(2), overwrite=True)
