@@ -71,6 +71,22 @@ def test_run_grid_skips_finished_and_resumes_interrupted(tmp_path):
     )
 
 
+def test_run_grid_removes_summaries_left_half_written_by_a_killed_study(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (tmp_path / "figures").mkdir()
+    stale = [tmp_path / f".cells.csv.{dead}.abc.tmp", tmp_path / "figures" / f".f.png.{dead}.x.tmp"]
+    for path in stale:
+        path.write_text("half")
+    alive = tmp_path / ".summary.csv.1.keep.tmp"  # its writer (pid 1) still runs: kept
+    alive.write_text("x")
+    run_grid(CELLS, tmp_path, run_cell=functools.partial(toy_run, [], set()), is_done=toy_done)
+    assert not any(p.exists() for p in stale) and alive.exists()
+
+
 def test_run_grid_rejects_bad_launcher_and_duplicate_names(tmp_path):
     run = functools.partial(toy_run, [], set())
     with pytest.raises(LococoError, match="unknown launcher 'pbs'"):

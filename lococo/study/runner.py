@@ -139,6 +139,8 @@ def run_grid(
     if launcher not in LAUNCHERS:
         raise LococoError(f"unknown launcher {launcher!r}; choose from {', '.join(LAUNCHERS)}")
     check_unique(cells)
+    for folder in (Path(out), Path(out) / "figures"):  # summaries killed mid-write
+        remove_stale_temp_files(folder)
     todo = pending(cells, out, is_done)
     for cell in todo:  # temporary files of writes killed in an earlier run of the study
         run = RunDir(cell_dir(out, cell))
