@@ -10,17 +10,20 @@ from lococo.data.zsl.synth import synth_zsl
 from lococo.engine.run_dir import RunDir
 from lococo.zfs.config import ZFSConfig
 
-MARGIN = 0.02  # absolute parts F1
+#: absolute parts F1; measured (realistic preset, 40 classes × 30 images, FC at width 0.25,
+#: 10 epochs): trained − untrained 0.036 / 0.025 / 0.034 for seeds 0-2 (0.119 vs 0.084,
+#: 0.155 vs 0.130, 0.153 vs 0.119). At 16 classes × 16 images the gap was 0.005 or less.
+MARGIN = 0.02
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="not yet true at this size: measured stride-cell parts F1 0.093 trained vs 0.097 "
-    "untrained (receptive field 0.444 vs 0.454); remove this mark once the data or the "
-    "measure make learned locality show",
-)
 def test_trained_fc_finds_parts_better_than_its_initialisation(tmp_path):
+    gaps = [_trained_minus_untrained(tmp_path / f"s{seed}", seed) for seed in (0, 1, 2)]
+    assert sum(gaps) / len(gaps) > MARGIN, gaps
+
+
+def _trained_minus_untrained(tmp_path, seed: int) -> float:
+    """Parts F1 of FC trained on realistic birds minus that of its own initialisation."""
     from lococo.zfs.analyze import FeatureSet, _local_receptive_field, _part_masks, _parts_f1
     from lococo.zfs.data import load_zsl_for, zsl_images
     from lococo.zfs.evaluate import load_encoder
@@ -30,7 +33,7 @@ def test_trained_fc_finds_parts_better_than_its_initialisation(tmp_path):
 
     data_dir = tmp_path / "birds"
     synth_zsl(
-        data_dir, seed=0, classes=16, unseen=4, images_per_class=16, image_size=64,
+        data_dir, seed=seed, classes=40, unseen=4, images_per_class=30, image_size=64,
         preset="realistic", progress=False,
     )  # fmt: skip
     overrides = {
@@ -38,9 +41,9 @@ def test_trained_fc_finds_parts_better_than_its_initialisation(tmp_path):
         "data.batch_size": 32,
         "encoder.width": 0.25,
         "encoder.global_dim": 128,
-        "trainer.max_epochs": 15,
+        "trainer.max_epochs": 10,
         "analysis.probe_epochs": 15,
-        "seed": 0,
+        "seed": seed,
     }
     cfg = load_config(ZFSConfig, system="zfs", profile="quick", overrides=overrides)
     run = RunDir(tmp_path / "fc")
@@ -55,6 +58,5 @@ def test_trained_fc_finds_parts_better_than_its_initialisation(tmp_path):
             sets.append(FeatureSet(indices, maps))
         masks = _part_masks(_local_receptive_field(encoder), data, cfg, tuple(sets))
         scores[name] = _parts_f1(data, sets[0], sets[1], masks, cfg)
-    trained, untrained = scores["trained"], scores["untrained"]
-    assert trained["parts_gt"] == "stride_cell"
-    assert trained["parts_f1"] > untrained["parts_f1"] + MARGIN, (trained, untrained)
+    assert scores["trained"]["parts_gt"] == "stride_cell"
+    return scores["trained"]["parts_f1"] - scores["untrained"]["parts_f1"]
