@@ -150,11 +150,6 @@ def prepare_job_dir(out: Path, settings: dict[str, Any], *, overwrite: bool) -> 
     has_work = out.is_dir() and any(p.name != SETTINGS_FILE for p in out.iterdir())
     old = recorded_settings(out) if has_work else None
     if old is not None:
-        if isinstance(old.get("overrides"), dict):  # a system added since: no overrides then
-            old = {
-                **old,
-                "overrides": {**{key: {} for key in settings["overrides"]}, **old["overrides"]},
-            }
         compared = {k: settings[k] for k in old if k in settings}  # old files: profile, seed
         changes = config_changes(old, compared)
         if changes:

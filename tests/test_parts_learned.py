@@ -26,7 +26,7 @@ def _trained_minus_untrained(tmp_path, seed: int) -> float:
     """Parts F1 of FC trained on realistic birds minus that of its own initialisation."""
     from lococo.zfs.analyze import FeatureSet, _local_receptive_field, _part_masks, _parts_f1
     from lococo.zfs.data import load_zsl_for, zsl_images
-    from lococo.zfs.evaluate import load_encoder
+    from lococo.zfs.evaluate import trained_encoder
     from lococo.zfs.features import extract_feature_maps
     from lococo.zfs.pretrain import pretrain
     from lococo.zfs.untrained import initial_encoder
@@ -50,7 +50,10 @@ def _trained_minus_untrained(tmp_path, seed: int) -> float:
     pretrain(cfg, run, progress=False)
     data = load_zsl_for(cfg.data)
     scores = {}
-    for name, encoder in (("trained", load_encoder(run, cfg)), ("untrained", initial_encoder(cfg))):
+    for name, encoder in (
+        ("trained", trained_encoder(run, cfg)[0]),
+        ("untrained", initial_encoder(cfg)),
+    ):
         sets = []
         for indices in (data.trainval, data.test_unseen):
             images = zsl_images(data, indices, cfg.data, train=False, progress=False)

@@ -47,9 +47,9 @@ def test_initial_encoder_is_the_encoder_pretraining_starts_from(tiny, tmp_path, 
     cfg = _cfg(tiny, **{"method.name": method})
     run = RunDir(tmp_path / "run")
     pretrain(cfg, run, progress=False)
-    from lococo.zfs.evaluate import load_encoder
+    from lococo.zfs.evaluate import trained_encoder
 
-    saved = load_encoder(run, cfg)
+    saved, _ = trained_encoder(run, cfg)
     assert _same(saved, u.initial_encoder(cfg))
     assert not _same(saved, u.initial_encoder(_cfg(tiny, seed=6, **{"method.name": method})))
 

@@ -33,6 +33,16 @@ def _copy(run: Path, tmp_path: Path) -> Path:
     return target
 
 
+def _interrupted(run: Path, tmp_path: Path) -> Path:
+    """A copy of ``run`` as if killed between its last checkpoint and the end of pretraining."""
+    copy = _copy(run, tmp_path)
+    (copy / "encoder.pt").unlink()
+    results = _results(copy)
+    del results["pretrain"]
+    (copy / "results.json").write_text(json.dumps(results))
+    return copy
+
+
 def _results(run: Path) -> dict:
     return json.loads((run / "results.json").read_text())
 
@@ -47,11 +57,7 @@ def test_finished_run_names_encoder_weights(finished_run, tmp_path, capsys):
 
 
 def test_interrupted_run_is_refused_unless_allowed(finished_run, tmp_path, capsys):
-    run = _copy(finished_run, tmp_path)
-    (run / "encoder.pt").unlink()  # as a run killed between its checkpoint and the end
-    results = _results(run)
-    del results["pretrain"]
-    (run / "results.json").write_text(json.dumps(results))
+    run = _interrupted(finished_run, tmp_path)
     assert main(["zfs", "evaluate", str(run), *FAST]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pretraining has not finished" in err
@@ -80,11 +86,7 @@ def test_run_extended_but_not_trained_longer_is_unfinished(finished_run, tmp_pat
 def test_analyze_follows_the_same_rule_and_names_its_weights(finished_run, tmp_path, capsys):
     analysis = ["analysis.train_images=40", "analysis.test_images=20", "analysis.critic_steps=2",
                 "analysis.pairs=4", "zsl.epochs=2", "--no-progress"]  # fmt: skip
-    run = _copy(finished_run, tmp_path)
-    (run / "encoder.pt").unlink()
-    results = _results(run)
-    del results["pretrain"]
-    (run / "results.json").write_text(json.dumps(results))
+    run = _interrupted(finished_run, tmp_path)
     assert main(["zfs", "analyze", str(run), *analysis]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pretraining has not finished" in err

@@ -179,11 +179,15 @@ def config_changes(
     old: dict[str, Any], new: dict[str, Any], ignore: Sequence[str] = ("meta",)
 ) -> list[tuple[str, Any, Any]]:
     """``(dotted key, old value, new value)`` for every setting that differs (``ignore``: top-level
-    sections left out, e.g. provenance)."""
+    sections left out, e.g. provenance). An empty section sets nothing: it equals an absent one
+    (a section added since ``old`` was recorded is no change)."""
     from lococo.config.loading import flatten
 
-    a = flatten({k: v for k, v in old.items() if k not in ignore})
-    b = flatten({k: v for k, v in new.items() if k not in ignore})
+    def settings(config: dict[str, Any]) -> dict[str, Any]:
+        flat = flatten({k: v for k, v in config.items() if k not in ignore})
+        return {k: v for k, v in flat.items() if v != {}}
+
+    a, b = settings(old), settings(new)
     missing = object()
     return [
         (key, a.get(key), b.get(key))

@@ -133,17 +133,11 @@ def analyze_encoder(
         probe = {k: v.cpu() for k, v in encoder.features(zeros).items()}
     small, big = pooling_stages(probe)
     stages = tuple(dict.fromkeys(("local", "global", small, big)))
-    test_pool = np.concatenate([data.test_seen, data.test_unseen])
-
-    def features(indices: np.ndarray, name: str, keep_images: bool) -> FeatureSet:
-        dataset = zsl_images(data, indices, cfg.data, train=False, progress=progress)
-        maps = extract_feature_maps(
-            encoder, dataset, stages, keep_images=keep_images, progress=progress, desc=name
-        )
-        return FeatureSet(indices, maps)
-
-    train = features(subsample(data.trainval, a.train_images, a.seed), "features (train)", False)
-    test = features(subsample(test_pool, a.test_images, a.seed + 1), "features (test)", True)
+    train_indices, test_indices = _analysis_images(data, cfg)
+    train = _feature_set(encoder, data, train_indices, cfg, stages, "features (train)", progress)
+    test = _feature_set(
+        encoder, data, test_indices, cfg, stages, "features (test)", progress, keep_images=True
+    )
     unseen = _unseen_part(test, data)
 
     rf = _local_receptive_field(encoder)
@@ -168,6 +162,35 @@ def analyze_encoder(
         result["figures"] = _figures(run, result, heatmaps)
     run.write_result("analysis", result)
     return result
+
+
+def _analysis_images(data: ZSLData, cfg: ZFSConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The trainval and test images every analysis of ``cfg`` reads (subsampled with
+    ``analysis.seed``)."""
+    a = cfg.analysis
+    test_pool = np.concatenate([data.test_seen, data.test_unseen])
+    return (
+        subsample(data.trainval, a.train_images, a.seed),
+        subsample(test_pool, a.test_images, a.seed + 1),
+    )
+
+
+def _feature_set(
+    encoder: Encoder,
+    data: ZSLData,
+    indices: np.ndarray,
+    cfg: ZFSConfig,
+    stages: tuple[str, ...],
+    name: str,
+    progress: bool,
+    *,
+    keep_images: bool = False,
+) -> FeatureSet:
+    dataset = zsl_images(data, indices, cfg.data, train=False, progress=progress)
+    maps = extract_feature_maps(
+        encoder, dataset, stages, keep_images=keep_images, progress=progress, desc=name
+    )
+    return FeatureSet(indices, maps)
 
 
 def _device(cfg: ZFSConfig) -> torch.device:
@@ -257,22 +280,16 @@ def _untrained_measures(
     masks: dict[str, list[Tensor]] | None,
     progress: bool,
 ) -> dict[str, Any]:
-    a = cfg.analysis
-    torch.manual_seed(a.seed)
-    device = _device(cfg)
-    encoder = untrained.eval().to(device)
-    test_pool = np.concatenate([data.test_seen, data.test_unseen])
-    sets = []
-    for indices, name in (
-        (subsample(data.trainval, a.train_images, a.seed), "untrained features (train)"),
-        (subsample(test_pool, a.test_images, a.seed + 1), "untrained features (test)"),
-    ):
-        dataset = zsl_images(data, indices, cfg.data, train=False, progress=progress)
-        maps = extract_feature_maps(
-            encoder, dataset, ("local", "global"), progress=progress, desc=name
-        )
-        sets.append(FeatureSet(indices, maps))
-    train, test = sets
+    torch.manual_seed(cfg.analysis.seed)
+    encoder = untrained.eval().to(_device(cfg))
+    stages = ("local", "global")
+    train_indices, test_indices = _analysis_images(data, cfg)
+    train = _feature_set(
+        encoder, data, train_indices, cfg, stages, "untrained features (train)", progress
+    )
+    test = _feature_set(
+        encoder, data, test_indices, cfg, stages, "untrained features (test)", progress
+    )
     tre = _tre(data, train, _unseen_part(test, data), cfg)
     out = {
         "tre_untrained": tre.get("tre"),

@@ -61,19 +61,6 @@ def load_run_meta(run: RunDir) -> Any:
     return read_yaml(run.path / "config.yaml").get("meta", {})
 
 
-def load_encoder(run: RunDir, cfg: ZFSConfig) -> Encoder:
-    """The run's trained encoder (``encoder.pt``, else the encoder inside ``last.ckpt``)."""
-    weights = run.path / "encoder.pt"
-    if not weights.exists():
-        weights = run.last_checkpoint
-    if not weights.exists():
-        raise LococoError(
-            f"{run.path}: no trained encoder (encoder.pt or checkpoints/last.ckpt); "
-            "run `lococo zfs pretrain` first"
-        )
-    return _load_weights(encoder_from_config(to_dict(cfg)), weights, cfg)
-
-
 def _load_weights(encoder: Encoder, weights: Path, cfg: ZFSConfig) -> Encoder:
     """``encoder`` with the weights of ``encoder.pt`` or of a training checkpoint."""
     if weights.name.endswith(".ckpt"):

@@ -24,6 +24,7 @@ from lococo.nn.encoders import EncoderFeatures
 from lococo.zfs import infomax
 from lococo.zfs.methods.amdim import AMDIMMethod
 from lococo.zfs.methods.base import Batch
+from lococo.zfs.methods.dim import matching_probability
 
 
 class CMDIMTwoPassMethod(AMDIMMethod):
@@ -33,9 +34,7 @@ class CMDIMTwoPassMethod(AMDIMMethod):
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
         super().__init__(config, class_attributes)
-        self.p = float(config["method"]["p"])
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"method.p must lie in [0, 1], got {self.p}")
+        self.p = matching_probability(config)
         self.partner_probability = self.p  # the data pipeline's partner probability
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:

@@ -121,6 +121,14 @@ class DIMMethod(ZFSMethod):
             self.log(f"val/{name}", value, batch_size=images.shape[0])
 
 
+def matching_probability(config: dict[str, Any]) -> float:
+    """CMDIM's ``method.p``: the probability that an image's partner is of its class."""
+    p = float(config["method"]["p"])
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"method.p must lie in [0, 1], got {p}")
+    return p
+
+
 class CMDIMMethod(DIMMethod):
     """Class-matching DIM (thesis app. A.7) with matching probability ``method.p``.
 
@@ -134,9 +142,7 @@ class CMDIMMethod(DIMMethod):
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
         super().__init__(config, class_attributes)
-        self.p = float(config["method"]["p"])
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"method.p must lie in [0, 1], got {self.p}")
+        self.p = matching_probability(config)
 
     def draw(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         match, u = infomax.draw_matching(n, self.p, generator)

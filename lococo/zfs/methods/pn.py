@@ -18,14 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from lococo.nn.encoders import EncoderFeatures
-from lococo.zfs.methods.base import Batch, ZFSMethod
+from lococo.zfs.methods.fc import SeenClassMethod
 from lococo.zfs.protonet import ProtoNet
 
 
-class PNMethod(ZFSMethod):
+class PNMethod(SeenClassMethod):
     """Prototypical network over the seen classes on top of the encoder's global output."""
 
     def __init__(self, config: dict[str, Any], class_attributes: torch.Tensor) -> None:
@@ -36,17 +34,3 @@ class PNMethod(ZFSMethod):
     def logits(self, global_: torch.Tensor) -> torch.Tensor:
         """``B×S`` logits over the seen classes (negative squared distances)."""
         return self.protonet(global_, self.class_attributes)
-
-    def method_losses(self, features: EncoderFeatures, batch: Batch) -> dict[str, torch.Tensor]:
-        logits = self.logits(features.global_)
-        targets = batch[1]
-        self.log(
-            "train/acc", (logits.argmax(1) == targets).float().mean(), on_epoch=True, on_step=False
-        )
-        return {"ce": F.cross_entropy(logits, targets)}
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        images, targets, _ = batch
-        logits = self.logits(self.encoder(images).global_)
-        self.log("val/seen_acc", (logits.argmax(1) == targets).float().mean(), prog_bar=True)
-        self.log("val/ce", F.cross_entropy(logits, targets))
