@@ -56,8 +56,10 @@ def test_study_runs_each_row_once_then_skips_finished_cells(tmp_path, capsys):
     assert [r["ablation"] for r in result["summary"]] == ["no_sgsm", "no_object_d_no_sgsm"]
     assert result["comparable"] is False  # substitute extractor
     assert result["findings"] == []  # no full row in this grid
-    for row in result["cells"]:
-        assert 0.0 <= row["ca"] <= 1.0 and row["iterations"] > 0
+    for row in result["cells"]:  # the table holds each cell's own evaluation
+        cell = json.loads((out / "cells" / row["cell"] / "results.json").read_text())
+        assert row["ca"] == cell["ocgan"]["ca"] and row["fid"] == cell["ocgan"]["fid"]
+        assert row["iterations"] == cell["ocgan_train"]["iterations"] > 0
     no_obj = (out / "cells" / "no_object_d_no_sgsm-s0" / "config.yaml").read_text()
     assert "object_d: false" in no_obj
     assert "object_d: true" in (out / "cells" / "no_sgsm-s0" / "config.yaml").read_text()
